@@ -1,0 +1,42 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { Limits, PayloadTooLargeError } from "@ferry/core";
+import { bearerAuth } from "./auth/bearer-auth.ts";
+import type { EdgeDeps, EdgeEnv } from "./edge-env.ts";
+import { errorResponse } from "./http/api-error.ts";
+import { openApiDocument } from "./http/openapi.ts";
+import { RegionClient } from "./regions/region-client.ts";
+import { appRoutes } from "./routes/app-routes.ts";
+import { callRoutes } from "./routes/call-routes.ts";
+import { tokenRoutes } from "./routes/token-routes.ts";
+
+const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes: number) => bodyLimit({
+  maxSize: maxBytes,
+  onError: (c) => errorResponse(c, new PayloadTooLargeError({ limit, maxBytes, message: `request body over ${maxBytes} bytes (${limit})` })),
+});
+
+/**
+ * The edge: Ferry's public `/v1` API as one Hono app for every runtime (Node, Bun, Deno,
+ * Workers); the host supplies storage and the secret it shares with regions.
+ *
+ * @example
+ * ```ts
+ * const app = makeEdgeApp({ storage, internalToken });
+ * serve({ fetch: app.fetch, port: 8787 });
+ * ```
+ */
+export const makeEdgeApp = (deps: EdgeDeps) => {
+  const regions = new RegionClient(deps.storage, deps.internalToken, deps.fetch);
+  const app = new Hono<EdgeEnv>();
+  app.get("/v1/health", (c) => c.json({ ok: true }));
+  app.get("/v1/openapi.json", (c) => c.json(openApiDocument));
+  app.post("/v1/apps", tooLarge("maxDeployBodyBytes", Limits.maxDeployBodyBytes));
+  app.use("/v1/*", async (c, next) => (c.req.path === "/v1/apps" && c.req.method === "POST" ? next() : tooLarge("maxRequestBodyBytes", Limits.maxRequestBodyBytes)(c, next)));
+  app.use("/v1/*", bearerAuth(deps));
+  app.route("/v1/tokens", tokenRoutes(deps));
+  app.route("/v1/apps", appRoutes(deps, regions));
+  app.route("/v1", callRoutes(deps, regions));
+  app.notFound((c) => c.json({ error: { type: "NotFoundError", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((err, c) => c.json({ error: { type: "InternalError", message: err.message } }, 500));
+  return app;
+};

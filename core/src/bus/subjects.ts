@@ -1,0 +1,22 @@
+/**
+ * NATS subjects and JetStream names: the wire contract between edge, regions and agents.
+ *
+ * - `ferry.in.<functionId>`: a function's input queue (work-queue stream `FN_<functionId>`).
+ * - `ferry.out.<callId>`: a call's events — outputs, closed, cancelled (stream `FERRY_OUTPUTS`).
+ * - `ferry.logs.<appId>`: container log lines (stream `FERRY_LOGS`).
+ * - `ferry.cancel`: cancelled call ids, for agents to drop queued and running inputs.
+ */
+export const Subjects = {
+  input: (functionId: string) => `ferry.in.${functionId}`,
+  callEvents: (callId: string) => `ferry.out.${callId}`,
+  logs: (appId: string) => `ferry.logs.${appId}`,
+  cancel: "ferry.cancel",
+} as const;
+
+export const Streams = {
+  functionQueue: (functionId: string) => `FN_${functionId}`,
+  outputs: "FERRY_OUTPUTS",
+  logs: "FERRY_LOGS",
+  /** The durable pull consumer every container of a function takes inputs from. */
+  workersConsumer: "workers",
+} as const;

@@ -1,0 +1,109 @@
+import { Schema } from "effect";
+import { Limits } from "../limits/limits.ts";
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
+
+/** `retries`: a count, or a policy with exponential backoff (delays in milliseconds). */
+export const RetryPolicy = Schema.Struct({
+  maxRetries: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxRetries })),
+  initialDelayMs: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 60_000 }))),
+  backoffCoefficient: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 1, maximum: 10 }))),
+  maxDelayMs: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 600_000 }))),
+});
+export type RetryPolicy = typeof RetryPolicy.Type;
+
+const GpuRequest = Schema.String.check(
+  Schema.isPattern(/^(any|[A-Za-z0-9][A-Za-z0-9-]*)(:[1-9][0-9]?)?$/, { message: "expected a GPU like \"H100\", \"A100-80GB:2\" or \"any\"" }),
+);
+
+const StringOrList = Schema.Union([Schema.String, Schema.Array(Schema.String)]);
+
+/**
+ * The options of `app.function(options, fn)` as they travel in a deploy manifest. Durations are
+ * seconds unless the name says otherwise.
+ */
+export const FunctionOptions = Schema.Struct({
+  runtime: Schema.optional(Schema.Literals(["node", "bun"])),
+  gpu: Schema.optional(Schema.Union([GpuRequest, Schema.Array(GpuRequest)])),
+  cpu: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0.125, maximum: 256 }))),
+  memory: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 64, maximum: 2_097_152 }))),
+  timeout: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 1, maximum: Limits.maxTimeoutS }))),
+  retries: Schema.optional(Schema.Union([Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxRetries })), RetryPolicy])),
+  region: Schema.optional(StringOrList),
+  cloud: Schema.optional(StringOrList),
+  minContainers: Schema.optional(PositiveInt),
+  maxContainers: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Limits.maxContainersLimit }))),
+  bufferContainers: Schema.optional(PositiveInt),
+  scaledownWindow: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxScaledownWindowS }))),
+  maxInputs: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))),
+  network: Schema.optional(Schema.Literals(["outbound", "none"])),
+});
+export type FunctionOptions = typeof FunctionOptions.Type;
+
+/** Options with every default filled in: what the region and agent act on. */
+export interface ResolvedFunctionOptions {
+  readonly runtime: "node" | "bun";
+  readonly gpu: ReadonlyArray<string>;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly timeoutS: number;
+  readonly retries: Required<RetryPolicy>;
+  readonly regions: ReadonlyArray<string>;
+  readonly clouds: ReadonlyArray<string>;
+  readonly minContainers: number;
+  readonly maxContainers: number;
+  readonly bufferContainers: number;
+  readonly scaledownWindowS: number;
+  readonly maxInputs: number;
+  readonly network: "outbound" | "none";
+}
+
+/** Defaults for options a function leaves out (Modal's, where Modal has one). */
+export const FunctionDefaults = {
+  cpu: 0.125,
+  memory: 128,
+  maxContainers: 100,
+  initialDelayMs: 1_000,
+  backoffCoefficient: 2,
+  maxDelayMs: 60_000,
+} as const;
+
+const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  v === undefined ? [] : typeof v === "string" ? [v] : v;
+
+/**
+ * Fill in defaults. A bare `retries: n` retries n times with 1 s initial delay doubling to 60 s.
+ *
+ * @example
+ * ```ts
+ * resolveFunctionOptions({ timeout: 5 }).timeoutS; // 5
+ * ```
+ */
+export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOptions => {
+  const retries = typeof o.retries === "number" || o.retries === undefined ? { maxRetries: o.retries ?? 0 } : o.retries;
+  return {
+    runtime: o.runtime ?? "node",
+    gpu: asList(o.gpu),
+    cpu: o.cpu ?? FunctionDefaults.cpu,
+    memory: o.memory ?? FunctionDefaults.memory,
+    timeoutS: o.timeout ?? Limits.defaultTimeoutS,
+    retries: {
+      maxRetries: retries.maxRetries,
+      initialDelayMs: retries.initialDelayMs ?? FunctionDefaults.initialDelayMs,
+      backoffCoefficient: retries.backoffCoefficient ?? FunctionDefaults.backoffCoefficient,
+      maxDelayMs: retries.maxDelayMs ?? FunctionDefaults.maxDelayMs,
+    },
+    regions: asList(o.region),
+    clouds: asList(o.cloud),
+    minContainers: o.minContainers ?? 0,
+    maxContainers: o.maxContainers ?? FunctionDefaults.maxContainers,
+    bufferContainers: o.bufferContainers ?? 0,
+    scaledownWindowS: o.scaledownWindow ?? Limits.defaultScaledownWindowS,
+    maxInputs: o.maxInputs ?? 1,
+    network: o.network ?? "outbound",
+  };
+};
+
+/** Delay before retry number `attempt` (1-based) under `policy`. */
+export const retryDelayMs = (policy: Required<RetryPolicy>, attempt: number): number =>
+  Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffCoefficient ** Math.max(0, attempt - 1));

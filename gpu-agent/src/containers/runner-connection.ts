@@ -1,0 +1,61 @@
+import type { Duplex } from "node:stream";
+import { lineSplitter, type FromRunner, type ToRunner } from "../runner/runner-protocol.ts";
+
+/** The outcome of one input as the runner reported it. */
+export type RunnerResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * The agent's end of fd 3: sends inputs to the runner and resolves each when its output comes
+ * back. Every pending input is rejected if the runner goes away.
+ */
+export class RunnerConnection {
+  private readonly pending = new Map<string, (r: RunnerResult) => void>();
+  private readyWaiter: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  onLog: (inputId: string, stream: "stdout" | "stderr", text: string) => void = () => {};
+  private readonly control: Duplex;
+
+  constructor(control: Duplex) {
+    this.control = control;
+    control.on("data", lineSplitter((line) => {
+      if (line) this.receive(JSON.parse(line) as FromRunner);
+    }));
+  }
+
+  private send(m: ToRunner): void {
+    this.control.write(`${JSON.stringify(m)}\n`);
+  }
+
+  private receive(m: FromRunner): void {
+    if (m.t === "ready") this.readyWaiter?.resolve();
+    else if (m.t === "load_error") this.readyWaiter?.reject(m.error);
+    else if (m.t === "log") this.onLog(m.id, m.stream, m.text);
+    else if (m.t === "out") {
+      const done = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      done?.(m.ok ? { ok: true, value: m.value } : { ok: false, error: m.error });
+    }
+  }
+
+  /** Load the bundle and find the function; rejects with the runner's encoded error. */
+  load(bundle: string, functionName: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.readyWaiter = { resolve, reject };
+      this.send({ t: "load", bundle, function: functionName });
+    });
+  }
+
+  run(inputId: string, args: unknown): Promise<RunnerResult> {
+    return new Promise((resolve) => {
+      this.pending.set(inputId, resolve);
+      this.send({ t: "in", id: inputId, args });
+    });
+  }
+
+  inFlight(): ReadonlyArray<string> {
+    return [...this.pending.keys()];
+  }
+
+  shutdown(): void {
+    if (!this.control.destroyed) this.send({ t: "shutdown" });
+  }
+}

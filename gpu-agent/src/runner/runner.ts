@@ -1,0 +1,76 @@
+// The Ferry runner: the first program in every container. It loads the user's bundled app,
+// finds the function it serves, and runs inputs the agent sends over fd 3. It is bundled with
+// the value codec into one file and never imports anything from the platform at run time.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Socket } from "node:net";
+import { decodeValue, encodeValue, serializeError } from "../../../core/src/codec/index.ts";
+import { APP_BRAND, FUNCTION_BRAND, lineSplitter, type FromRunner, type ToRunner } from "./runner-protocol.ts";
+
+type Callable = (...args: unknown[]) => unknown;
+interface FunctionHandle { readonly name?: string; readonly local: Callable }
+interface AppHandle { readonly functions: () => ReadonlyArray<FunctionHandle> }
+
+const control = new Socket({ fd: 3, readable: true, writable: true });
+const send = (m: FromRunner) => control.write(`${JSON.stringify(m)}\n`);
+const currentInput = new AsyncLocalStorage<string>();
+
+// Output written while an input runs is tagged with that input's id; other output goes to the
+// container's own stdout/stderr, which the agent tags with the container.
+for (const stream of ["stdout", "stderr"] as const) {
+  const target = process[stream];
+  const original = target.write.bind(target) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  target.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const id = currentInput.getStore();
+    if (id === undefined) return original(chunk, ...rest);
+    send({ t: "log", id, stream, text: typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString() });
+    const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+    cb?.();
+    return true;
+  }) as typeof target.write;
+}
+
+const findFunction = (mod: Record<string, unknown>, name: string): Callable | undefined => {
+  for (const [exportName, value] of Object.entries(mod)) {
+    if (value && typeof value === "object" && FUNCTION_BRAND in value) {
+      const h = value as unknown as FunctionHandle;
+      if ((h.name ?? exportName) === name) return h.local;
+    }
+  }
+  for (const value of Object.values(mod)) {
+    if (value && typeof value === "object" && APP_BRAND in value) {
+      const fn = (value as unknown as AppHandle).functions().find((f) => f.name === name);
+      if (fn) return fn.local;
+    }
+  }
+  return undefined;
+};
+
+let target: Callable | undefined;
+
+const runInput = async (id: string, args: unknown) => {
+  try {
+    const decoded = decodeValue(args);
+    const list = Array.isArray(decoded) ? decoded : [decoded];
+    const result = await currentInput.run(id, () => target!(...list));
+    send({ t: "out", id, ok: true, value: encodeValue(result, "result") });
+  } catch (e) {
+    send({ t: "out", id, ok: false, error: serializeError(e) });
+  }
+};
+
+control.on("data", lineSplitter((line) => {
+  if (!line) return;
+  const msg = JSON.parse(line) as ToRunner;
+  if (msg.t === "in") void runInput(msg.id, msg.args);
+  else if (msg.t === "load") {
+    import(msg.bundle).then(
+      (mod: Record<string, unknown>) => {
+        target = findFunction(mod, msg.function);
+        if (target) send({ t: "ready" });
+        else send({ t: "load_error", error: serializeError(new Error(`function ${msg.function} not found in the app's exports`)) });
+      },
+      (e: unknown) => send({ t: "load_error", error: serializeError(e) }),
+    );
+  } else if (msg.t === "shutdown") process.exit(0);
+}));
+control.on("end", () => process.exit(0));

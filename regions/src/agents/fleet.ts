@@ -1,0 +1,108 @@
+import type { ContainerReport, Register, RegionCommand } from "@ferry/core/node";
+import type { AgentSlot } from "../scheduler/place-container.ts";
+
+/** A container the region asked an agent to start, until the agent reports it gone. */
+export interface TrackedContainer {
+  readonly containerId: string;
+  readonly functionId: string;
+  readonly agentId: string;
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  state: "starting" | "running";
+  readonly startedAt: number;
+}
+
+/** A connected agent and the way to send it commands. */
+export interface ConnectedAgent {
+  readonly register: Register;
+  readonly send: (command: RegionCommand) => void;
+  lastSeen: number;
+}
+
+/**
+ * The region's view of its agents and their containers. The agents' reports are the truth: a
+ * container leaves the fleet when its agent says it stopped, or when its agent disconnects.
+ */
+export class Fleet {
+  readonly agents = new Map<string, ConnectedAgent>();
+  readonly containers = new Map<string, TrackedContainer>();
+  /** Called when capacity or containers change, with the functions whose containers changed. */
+  onChange: (functionIds: ReadonlySet<string>) => void = () => {};
+
+  addAgent(register: Register, send: (command: RegionCommand) => void): void {
+    this.agents.set(register.agentId, { register, send, lastSeen: Date.now() });
+    this.onChange(new Set());
+  }
+
+  removeAgent(agentId: string): void {
+    this.agents.delete(agentId);
+    const affected = new Set<string>();
+    for (const c of this.containers.values()) {
+      if (c.agentId === agentId) {
+        this.containers.delete(c.containerId);
+        affected.add(c.functionId);
+      }
+    }
+    this.onChange(affected);
+  }
+
+  track(container: TrackedContainer): void {
+    this.containers.set(container.containerId, container);
+  }
+
+  report(agentId: string, report: ContainerReport): void {
+    const c = this.containers.get(report.containerId);
+    if (!c || c.agentId !== agentId) return;
+    if (report.state === "running") c.state = "running";
+    else if (report.state === "stopped" || report.state === "failed") {
+      this.containers.delete(report.containerId);
+      this.onChange(new Set([c.functionId]));
+    }
+  }
+
+  /** Drop containers an agent's heartbeat no longer lists (a lost stop report). */
+  reconcileHeartbeat(agentId: string, listed: ReadonlyArray<ContainerReport>): void {
+    const agent = this.agents.get(agentId);
+    if (agent) agent.lastSeen = Date.now();
+    const alive = new Set(listed.map((c) => c.containerId));
+    const affected = new Set<string>();
+    const graceMs = 10_000;
+    for (const c of this.containers.values()) {
+      if (c.agentId === agentId && !alive.has(c.containerId) && Date.now() - c.startedAt > graceMs) {
+        this.containers.delete(c.containerId);
+        affected.add(c.functionId);
+      }
+    }
+    if (affected.size > 0) this.onChange(affected);
+  }
+
+  liveContainers(functionId: string): ReadonlyArray<TrackedContainer> {
+    return [...this.containers.values()].filter((c) => c.functionId === functionId);
+  }
+
+  /** Free capacity per agent, derived from what the region placed on it. */
+  slots(): ReadonlyArray<AgentSlot & { readonly totalMemoryMiB: number; readonly allGpus: ReadonlyArray<string> }> {
+    return [...this.agents.values()].map((a) => {
+      const mine = [...this.containers.values()].filter((c) => c.agentId === a.register.agentId);
+      const cap = a.register.capacity;
+      return {
+        agentId: a.register.agentId,
+        totalCpu: cap.cpu,
+        totalMemoryMiB: cap.memoryMib,
+        allGpus: cap.gpus,
+        freeCpu: cap.cpu - mine.reduce((s, c) => s + c.cpu, 0),
+        freeMemoryMiB: cap.memoryMib - mine.reduce((s, c) => s + c.memoryMiB, 0),
+        freeGpus: cap.gpus,
+        startingContainers: mine.filter((c) => c.state === "starting").length,
+      };
+    });
+  }
+
+  /** Containers of `functionId` to stop (app stopped). */
+  stopFunction(functionId: string, reason: string): void {
+    for (const c of this.liveContainers(functionId)) {
+      this.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason } });
+    }
+  }
+}
+

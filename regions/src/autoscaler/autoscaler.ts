@@ -1,0 +1,132 @@
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { newId, resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
+import type { Fleet } from "../agents/fleet.ts";
+import { containersToStart } from "../scheduler/plan-scale.ts";
+import { explainNoFit, placeContainer } from "../scheduler/place-container.ts";
+
+/** How often active functions' queues are looked at. Enqueues also trigger a look at once. */
+export const AUTOSCALE_INTERVAL_MS = 200;
+/** A function stays active this long after its queue was last seen non-empty. */
+const ACTIVE_FOR_MS = 5_000;
+
+interface ActiveFunction {
+  fn: FunctionRow;
+  options: ResolvedFunctionOptions;
+  lastBusy: number;
+  reconciling: boolean;
+  again: boolean;
+  /** Why the last attempt could not place a container, if it could not. */
+  unplaceable?: string;
+}
+
+/**
+ * Scales each function's containers to its queue: starts containers on agents for outstanding
+ * input batches (see `containersToStart`), keeps `minContainers`. Containers scale themselves
+ * down after `scaledownWindow` idle.
+ */
+export class Autoscaler {
+  private readonly active = new Map<string, ActiveFunction>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  private readonly deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly bundleUrl: string };
+
+  constructor(deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly bundleUrl: string }) {
+    this.deps = deps;
+    deps.fleet.onChange = (ids) => {
+      const targets = ids.size > 0 ? [...ids] : [...this.active.keys()];
+      for (const id of targets) void this.reconcile(id);
+    };
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      for (const id of this.active.keys()) void this.reconcile(id);
+    }, AUTOSCALE_INTERVAL_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Work arrived for `fn`: make sure it is watched and look at it now. */
+  touch(fn: FunctionRow): Promise<void> {
+    const existing = this.active.get(fn.id);
+    if (existing) {
+      existing.fn = fn;
+      existing.options = resolveFunctionOptions(fn.options);
+      existing.lastBusy = Date.now();
+    } else {
+      this.active.set(fn.id, { fn, options: resolveFunctionOptions(fn.options), lastBusy: Date.now(), reconciling: false, again: false });
+    }
+    return this.reconcile(fn.id);
+  }
+
+  /** The reason the function's work cannot be placed at all, if so. */
+  unplaceableReason(functionId: string): string | undefined {
+    return this.active.get(functionId)?.unplaceable;
+  }
+
+  /** Forget a function (its app stopped) and stop its containers. */
+  forget(functionId: string): void {
+    this.active.delete(functionId);
+    this.deps.fleet.stopFunction(functionId, "app stopped");
+  }
+
+  private async reconcile(functionId: string): Promise<void> {
+    const a = this.active.get(functionId);
+    if (!a) return;
+    if (a.reconciling) {
+      a.again = true;
+      return;
+    }
+    a.reconciling = true;
+    try {
+      do {
+        a.again = false;
+        await this.reconcileOnce(a);
+      } while (a.again);
+    } catch {
+      // The queue may not exist yet or NATS is reconnecting; the next tick tries again.
+    } finally {
+      a.reconciling = false;
+    }
+  }
+
+  private async reconcileOnce(a: ActiveFunction): Promise<void> {
+    const info = await this.deps.jsm.consumers.info(Streams.functionQueue(a.fn.id), Streams.workersConsumer);
+    const outstanding = info.num_pending + info.num_ack_pending;
+    const live = this.deps.fleet.liveContainers(a.fn.id);
+    if (outstanding > 0) a.lastBusy = Date.now();
+    else if (live.length <= a.options.minContainers && Date.now() - a.lastBusy > ACTIVE_FOR_MS && a.options.minContainers === 0) {
+      this.active.delete(a.fn.id);
+      return;
+    }
+    const toStart = containersToStart({
+      outstandingBatches: outstanding,
+      liveContainers: live.length,
+      minContainers: a.options.minContainers,
+      maxContainers: a.options.maxContainers,
+      bufferContainers: a.options.bufferContainers,
+    });
+    const request = { cpu: a.options.cpu, memoryMiB: a.options.memory, gpu: a.options.gpu };
+    a.unplaceable = toStart > 0 ? explainNoFit(this.deps.fleet.slots(), request) : undefined;
+    for (let i = 0; i < toStart; i++) {
+      const slot = placeContainer(this.deps.fleet.slots(), request);
+      if (!slot) break;
+      const agent = this.deps.fleet.agents.get(slot.agentId);
+      if (!agent) break;
+      const containerId = newId("ct", 12);
+      this.deps.fleet.track({
+        containerId, functionId: a.fn.id, agentId: slot.agentId, cpu: request.cpu, memoryMiB: request.memoryMiB,
+        state: "starting", startedAt: Date.now(),
+      });
+      agent.send({
+        body: "start",
+        start: {
+          containerId, functionId: a.fn.id, appId: a.fn.appId, appName: a.fn.appName, functionName: a.fn.name,
+          bundleHash: a.fn.bundleHash, optionsJson: JSON.stringify(a.options), bundleUrl: this.deps.bundleUrl,
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { Hono } from "hono";
+import { stream } from "hono/streaming";
+import { Effect, Schema } from "effect";
+import { decodeAt, Limits, Streams, Subjects, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage } from "@ferry/core";
+import type { Autoscaler } from "../autoscaler/autoscaler.ts";
+import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
+import { readCallEvents } from "../calls/read-call-events.ts";
+
+/** Header carrying the secret that edge and region share; the internal API refuses calls without it. */
+export const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
+/** Function rows are re-read at most this often, so a redeploy reaches new containers quickly. */
+const FUNCTION_CACHE_MS = 1_000;
+
+const SubmitInputs = Schema.Struct({
+  callId: Schema.String,
+  functionId: Schema.String,
+  startIdx: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** Encoded argument lists (value codec), one per input. */
+  inputs: Schema.Array(Schema.Unknown).check(Schema.isMaxLength(Limits.maxInputsPerRequest)),
+  /** When set, the call holds `startIdx + inputs.length` inputs in all. */
+  close: Schema.Boolean,
+  /** Wait up to this long for the call's outputs and return them (the `.remote` fast path). */
+  waitMs: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxWaitMs }))),
+});
+
+export interface RegionApiDeps {
+  readonly region: string;
+  readonly internalToken: string;
+  readonly storage: Storage["Service"];
+  readonly bus: Bus["Service"];
+  readonly autoscaler: Autoscaler;
+}
+
+const outputsLine = (outputs: ReadonlyArray<OutputItem>) => `${JSON.stringify({ type: "outputs", outputs })}\n`;
+
+/**
+ * The region's internal HTTP API, called only by the edge (and agents, for bundles): submit a
+ * call's inputs, stream its outputs, cancel it, serve bundles, stream an app's logs.
+ */
+export const makeRegionApi = (deps: RegionApiDeps) => {
+  const app = new Hono();
+  const fnCache = new Map<string, { fn: FunctionRow; at: number }>();
+  const getFunction = async (id: string): Promise<FunctionRow> => {
+    const hit = fnCache.get(id);
+    if (hit && Date.now() - hit.at < FUNCTION_CACHE_MS) return hit.fn;
+    const fn = await Effect.runPromise(deps.storage.getFunction(id));
+    fnCache.set(id, { fn, at: Date.now() });
+    return fn;
+  };
+  const publishEvent = (callId: string, event: CallEvent) => deps.bus.js.publish(Subjects.callEvents(callId), JSON.stringify(event));
+
+  app.use("/internal/*", async (c, next) => {
+    if (c.req.header(INTERNAL_TOKEN_HEADER) !== deps.internalToken) return c.json({ error: "unauthorized" }, 401);
+    await next();
+  });
+
+  app.get("/internal/health", (c) => c.json({ region: deps.region, agents: deps.autoscaler ? "ok" : "none" }));
+
+  app.post("/internal/calls", async (c) => {
+    const decoded = decodeAt(SubmitInputs, await c.req.json(), "body");
+    if (decoded._tag === "Failure") return c.json({ error: decoded.failure.message, field: decoded.failure.field }, 400);
+    const req = decoded.success;
+    const fn = await getFunction(req.functionId);
+    await Effect.runPromise(deps.bus.ensureFunctionQueue(fn.id));
+    const batches = planInputBatches({ callId: req.callId, functionId: fn.id, appId: fn.appId }, req.startIdx,
+      req.inputs.map((value) => ({ value, json: JSON.stringify(value) })));
+    await publishInputBatches(deps.bus.js, fn.id, batches);
+    if (req.close) await publishEvent(req.callId, { type: "closed", total: req.startIdx + req.inputs.length });
+    await deps.autoscaler.touch(fn);
+    const unplaceable = deps.autoscaler.unplaceableReason(fn.id);
+    if (unplaceable && !unplaceable.startsWith("no agent is connected")) {
+      await publishEvent(req.callId, { type: "cancelled" });
+      return c.json({ error: `cannot run ${fn.appName}.${fn.name}: ${unplaceable}` }, 503);
+    }
+    if (req.waitMs === undefined) return c.json({ callId: req.callId, accepted: req.inputs.length });
+    const outputs: OutputItem[] = [];
+    let done = false;
+    let cancelled = false;
+    for await (const { fresh, progress } of readCallEvents(deps.bus.js, req.callId, { waitMs: req.waitMs, signal: c.req.raw.signal })) {
+      outputs.push(...fresh);
+      done = progress.total !== undefined && progress.outputs.size >= progress.total;
+      cancelled = progress.cancelled;
+    }
+    return c.json({ callId: req.callId, outputs, done, cancelled });
+  });
+
+  // NDJSON of `{type:"outputs"}` lines (each output once), then one `{type:"end", done, cancelled}`.
+  app.get("/internal/calls/:id/events", (c) => {
+    const callId = c.req.param("id");
+    const waitMs = Math.min(Number(c.req.query("waitMs") ?? Limits.maxWaitMs), Limits.maxWaitMs);
+    const skip = new Set((c.req.query("skip") ?? "").split(",").filter(Boolean).map(Number));
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, async (s) => {
+      let done = false;
+      let cancelled = false;
+      let total: number | undefined;
+      for await (const { fresh, progress } of readCallEvents(deps.bus.js, callId, { waitMs, signal: c.req.raw.signal, skip })) {
+        if (fresh.length > 0) await s.write(outputsLine(fresh));
+        done = progress.total !== undefined && progress.outputs.size >= progress.total;
+        cancelled = progress.cancelled;
+        total = progress.total;
+      }
+      await s.write(`${JSON.stringify({ type: "end", done, cancelled, total })}\n`);
+    });
+  });
+
+  app.post("/internal/calls/:id/cancel", async (c) => {
+    const callId = c.req.param("id");
+    await publishEvent(callId, { type: "cancelled" });
+    deps.bus.nc.publish(Subjects.cancel, callId);
+    return c.json({ callId, cancelled: true });
+  });
+
+  app.get("/internal/bundles/:hash", async (c) => {
+    const bytes = await Effect.runPromise(deps.storage.getBundle(c.req.param("hash")).pipe(Effect.orElseSucceed(() => undefined)));
+    if (!bytes) return c.json({ error: "bundle not found" }, 404);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": "text/javascript" });
+  });
+
+  app.post("/internal/apps/:id/stop", async (c) => {
+    const functions = await Effect.runPromise(deps.storage.listFunctions(c.req.param("id")));
+    for (const f of functions) deps.autoscaler.forget(f.id);
+    return c.json({ stopped: functions.length });
+  });
+
+  // NDJSON log lines of an app, from the start of retention; `follow=1` keeps streaming.
+  app.get("/internal/apps/:id/logs", (c) => {
+    const appId = c.req.param("id");
+    const follow = c.req.query("follow") === "1";
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, async (s) => {
+      const consumer = await deps.bus.js.consumers.get(Streams.logs, { filter_subjects: Subjects.logs(appId) });
+      const info = await deps.bus.jsm.streams.info(Streams.logs, { subjects_filter: Subjects.logs(appId) }).catch(() => undefined);
+      let remaining = info?.state.subjects?.[Subjects.logs(appId)] ?? 0;
+      if (!follow && remaining === 0) return;
+      const messages = await consumer.consume();
+      const stop = () => messages.stop();
+      c.req.raw.signal.addEventListener("abort", stop, { once: true });
+      s.onAbort(stop);
+      for await (const m of messages) {
+        await s.write(`${m.string()}\n`);
+        remaining--;
+        if (!follow && remaining <= 0) break;
+      }
+      stop();
+    });
+  });
+
+  return app;
+};

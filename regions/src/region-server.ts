@@ -1,0 +1,72 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { Bus, Storage } from "@ferry/core";
+import { connectNats, openLibsql } from "@ferry/core/node";
+import { Effect, Layer } from "effect";
+import { startAgentControlServer } from "./agents/agent-control-server.ts";
+import { Fleet } from "./agents/fleet.ts";
+import { Autoscaler } from "./autoscaler/autoscaler.ts";
+import { makeRegionApi } from "./http/internal-api.ts";
+
+export interface RegionServerOptions {
+  readonly region: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+  readonly internalToken: string;
+}
+
+export interface RunningRegion {
+  readonly region: string;
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  close(): Promise<void>;
+}
+
+
+/**
+ * Start a region: its agent control channel (gRPC), internal HTTP API, and autoscaler; the region
+ * records its URL in the platform state so the edge can route to it.
+ *
+ * @example
+ * ```ts
+ * const region = await startRegionServer({ region: "local", host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl, databaseUrl, internalToken });
+ * ```
+ */
+export const startRegionServer = async (opts: RegionServerOptions): Promise<RunningRegion> => {
+  const nc = await connectNats(opts.natsUrl, `ferry-region-${opts.region}`);
+  const client = await openLibsql(opts.databaseUrl);
+  // Servers own their lifetimes, so the services are built once here rather than per request.
+  const { storage, bus } = await Effect.runPromise(Effect.gen(function*() {
+    return { storage: yield* Storage, bus: yield* Bus };
+  }).pipe(Effect.provide(Layer.mergeAll(Storage.layerClient(client), Bus.layerConnection(nc)))));
+  const fleet = new Fleet();
+  const grpcServer = await startAgentControlServer({ host: opts.host, port: opts.grpcPort, region: opts.region, fleet });
+
+  let httpUrl = "";
+  const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, get bundleUrl() { return httpUrl; } });
+  const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: api.fetch, hostname: opts.host, port: opts.httpPort }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : opts.httpPort;
+  httpUrl = `http://${opts.host}:${port}`;
+  autoscaler.start();
+  await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
+
+  return {
+    region: opts.region,
+    httpUrl,
+    grpcAddress: `${opts.host}:${grpcServer.port}`,
+    close: async () => {
+      autoscaler.stop();
+      await grpcServer.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await nc.drain().catch(() => undefined);
+      client.close();
+    },
+  };
+};

@@ -1,0 +1,60 @@
+import { FerryFunction } from "./functions/function-handle.ts";
+import type { FunctionOptions } from "./functions/function-options.ts";
+
+/** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
+export const APP_BRAND = Symbol.for("ferry.app");
+
+/** The entrypoint `ferry run` executes; receives the arguments after `--`. */
+export type LocalEntrypoint = (args: ReadonlyArray<string>) => unknown | Promise<unknown>;
+
+/** Options of `new App(name, options)`. */
+export interface AppOptions {
+  /** Default image of the app's functions (image building arrives with the image builder). */
+  readonly image?: unknown;
+}
+
+/**
+ * An app: a named group of functions deployed together.
+ *
+ * @example
+ * ```ts
+ * export const app = new App("demo");
+ * export const square = app.function({}, async (x: number) => x * x);
+ * app.local(async () => console.log(await square.remote(3)));
+ * ```
+ */
+export class App {
+  readonly [APP_BRAND] = true;
+  readonly name: string;
+  readonly options: AppOptions;
+  private readonly registered: Array<FerryFunction<never[], unknown>> = [];
+  private entrypoint: LocalEntrypoint | undefined;
+
+  constructor(name: string, options: AppOptions = {}) {
+    this.name = name;
+    this.options = options;
+  }
+
+  /** Wrap `fn` as a Ferry function of this app; its name is its export name unless `options.name`. */
+  function<A extends unknown[], R>(options: FunctionOptions, fn: (...args: A) => R | Promise<R>): FerryFunction<A, Awaited<R>> {
+    const handle = new FerryFunction<A, Awaited<R>>(this.name, options, fn as (...args: A) => Awaited<R>);
+    this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
+    return handle;
+  }
+
+  /** Register the local entrypoint that `ferry run FILE` executes. */
+  local(entrypoint: LocalEntrypoint): LocalEntrypoint {
+    this.entrypoint = entrypoint;
+    return entrypoint;
+  }
+
+  /** The app's functions, in registration order. */
+  functions(): ReadonlyArray<FerryFunction<never[], unknown>> {
+    return this.registered;
+  }
+
+  /** The local entrypoint, if one was registered. */
+  localEntrypoint(): LocalEntrypoint | undefined {
+    return this.entrypoint;
+  }
+}

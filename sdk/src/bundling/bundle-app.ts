@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build, type Plugin } from "esbuild";
+
+/** The SDK's own entry: a user's `import "ferry"` resolves here in both bundles. */
+const SDK_ENTRY = fileURLToPath(new URL("../index.ts", import.meta.url));
+
+/** `import "ferry"`: bundled in (for containers) or kept as this SDK instance (for the CLI). */
+const ferryResolver = (mode: "bundle" | "shared"): Plugin => ({
+  name: "ferry-sdk",
+  setup(b) {
+    b.onResolve({ filter: /^ferry$/ }, () =>
+      mode === "bundle" ? { path: SDK_ENTRY } : { path: pathToFileURL(SDK_ENTRY).href, external: true });
+  },
+});
+
+const BUILD_DEFAULTS = {
+  bundle: true, platform: "node", format: "esm", target: "node22", write: false, logLevel: "silent",
+  // Packages that ship native code or read files next to themselves cannot be bundled; an image
+  // with them installed arrives with the image builder.
+  banner: { js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);" },
+} as const;
+
+export interface AppBundle {
+  /** The ESM bundle shipped to containers, SDK included. */
+  readonly code: Uint8Array;
+  readonly sha256: string;
+  /** A module URL to import in this process: the same app, sharing this process's SDK. */
+  readonly localModuleUrl: string;
+  /** Removes the local module's temporary files. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Bundle a user's app file with esbuild, twice: once self-contained for containers, once
+ * importable here with `ferry` resolved to this SDK so the CLI sees the app's real handles.
+ *
+ * @example
+ * ```ts
+ * const bundle = await bundleApp("examples/hello.ts");
+ * const mod = await import(bundle.localModuleUrl);
+ * ```
+ */
+export const bundleApp = async (file: string): Promise<AppBundle> => {
+  const entry = resolve(file);
+  let shipped, local;
+  try {
+    [shipped, local] = await Promise.all([
+      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("bundle")], outfile: "app.mjs" }),
+      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("shared")], outfile: "app.mjs" }),
+    ]);
+  } catch (e) {
+    const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
+    if (errors?.length) {
+      const first = errors[0];
+      const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column}: ` : "";
+      throw new Error(`cannot bundle ${file}: ${where}${first.text}`);
+    }
+    throw e;
+  }
+  const code = shipped.outputFiles[0].contents;
+  const dir = await mkdtemp(join(tmpdir(), "ferry-app-"));
+  const localPath = join(dir, "app.mjs");
+  await writeFile(localPath, local.outputFiles[0].contents);
+  return {
+    code,
+    sha256: createHash("sha256").update(code).digest("hex"),
+    localModuleUrl: pathToFileURL(localPath).href,
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+};

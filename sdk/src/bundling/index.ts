@@ -1,0 +1,2 @@
+export * from "./bundle-app.ts";
+export * from "./discover-app.ts";

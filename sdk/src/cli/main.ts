@@ -1,0 +1,138 @@
+import { NodeRuntime, NodeServices } from "@effect/platform-node";
+import { Effect, Option } from "effect";
+import { Argument, Command, Flag } from "effect/cli";
+import { FerryClient } from "../client/ferry-client.ts";
+import { removeProfileFor, writeProfile } from "../config/client-config.ts";
+import { FunctionCall } from "../functions/function-call.ts";
+import { startLocalPlatform } from "../platform/local-platform.ts";
+import { cliState, info, printTable, reportError } from "./cli-output.ts";
+import { deployFile } from "./deploy-file.ts";
+import { runFile } from "./run-command.ts";
+import { streamAppLogs } from "./stream-logs.ts";
+
+const VERSION = "0.1.0";
+
+/** Run a handler; failures print one line (stack with --verbose) and set a non-zero exit code. */
+const action = <A>(f: (a: A) => Promise<void>) => (a: A) => Effect.promise(() => f(a).catch(reportError));
+const json = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false));
+const client = () => FerryClient.fromEnvironment();
+const waitForSignal = () => new Promise<void>((resolve) => {
+  process.once("SIGINT", resolve);
+  process.once("SIGTERM", resolve);
+});
+
+const up = Command.make("up", {
+  agents: Flag.Int("agents").pipe(Flag.withDescription("Agents to start"), Flag.withDefault(1)),
+  port: Flag.Int("port").pipe(Flag.withDescription("Edge port (0 picks a free one)"), Flag.withDefault(0)),
+  stateDir: Flag.String("state-dir").pipe(Flag.withDescription("Where NATS and libSQL keep state"), Flag.optional),
+}, action(async ({ agents, port, stateDir }) => {
+  const platform = await startLocalPlatform({ agents, port, stateDir: Option.getOrUndefined(stateDir) });
+  const profile = await writeProfile({ url: platform.url, token: platform.token });
+  process.stdout.write(`Ferry is up\n  url:   ${platform.url}\n  token: ${platform.token}\n  nats:  ${platform.natsUrl}\n  state: ${platform.stateDir}\n  agents: ${agents}\nprofile written to ${profile}; stop with Ctrl-C\n`);
+  await waitForSignal();
+  info("stopping");
+  await removeProfileFor(platform.url);
+  await platform.stop();
+})).pipe(Command.withDescription("Start the whole platform on this machine: NATS, libSQL, edge, region, agents"));
+
+const run = Command.make("run", {
+  target: Argument.String("file").pipe(Argument.withDescription("FILE or FILE::function")),
+  args: Argument.String("args").pipe(Argument.variadic()),
+}, action(({ target, args }) => runFile(target, args))).pipe(Command.withDescription("Run an app ephemerally: its local entrypoint, or one function"));
+
+const deploy = Command.make("deploy", {
+  file: Argument.String("file"),
+  env: Flag.String("env").pipe(Flag.withDescription("Environment"), Flag.optional),
+  json,
+}, action(async ({ file, env, json }) => {
+  const c = await client();
+  const deployed = await deployFile(c, file, { mode: "deployed", environment: Option.getOrUndefined(env), onProgress: json ? undefined : info });
+  await deployed.dispose();
+  const r = deployed.response;
+  if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else {
+    process.stdout.write(`deployed app ${r.app.name} (${r.app.id}) in environment ${r.app.environment}\n`);
+    for (const f of r.functions) process.stdout.write(`  ${r.app.name}.${f.name}  ${f.id}  Function.lookup("${r.app.name}", "${f.name}")\n`);
+  }
+})).pipe(Command.withDescription("Deploy an app for good"));
+
+const appList = Command.make("list", { json }, action(async ({ json }) => {
+  const { apps } = await (await client()).request<{ apps: Array<{ id: string; name: string; mode: string; state: string; environment: string; functions: string[]; createdAt: number }> }>("GET", "/v1/apps");
+  if (json) return void process.stdout.write(`${JSON.stringify(apps)}\n`);
+  printTable(["ID", "NAME", "ENV", "MODE", "STATE", "FUNCTIONS", "CREATED"],
+    apps.map((a) => [a.id, a.name, a.environment, a.mode, a.state, a.functions.join(","), new Date(a.createdAt).toISOString()]));
+}));
+const appLogs = Command.make("logs", {
+  app: Argument.String("app"),
+  follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDefault(false)),
+  json,
+}, action(async ({ app, follow, json }) => {
+  const c = await client();
+  const ctl = new AbortController();
+  process.once("SIGINT", () => ctl.abort());
+  await streamAppLogs(c, app, { follow, signal: ctl.signal, json });
+}));
+const appStop = Command.make("stop", { app: Argument.String("app") }, action(async ({ app }) => {
+  const r = await (await client()).request<{ name: string; id: string }>("POST", `/v1/apps/${encodeURIComponent(app)}/stop`);
+  process.stdout.write(`stopped app ${r.name} (${r.id})\n`);
+}));
+const appCmd = Command.make("app").pipe(Command.withDescription("Apps and their logs"), Command.withSubcommands([appList, appLogs, appStop]));
+
+const callGet = Command.make("get", {
+  id: Argument.String("id"),
+  timeout: Flag.Finite("timeout").pipe(Flag.withDescription("Seconds to wait"), Flag.optional),
+}, action(async ({ id, timeout }) => {
+  const value = await new FunctionCall(id, await client()).get({ timeout: Option.getOrUndefined(timeout) });
+  process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}\n`);
+}));
+const callCancel = Command.make("cancel", { id: Argument.String("id") }, action(async ({ id }) => {
+  await new FunctionCall(id, await client()).cancel();
+  process.stdout.write(`cancelled ${id}\n`);
+}));
+const callCmd = Command.make("call").pipe(Command.withDescription("Spawned calls"), Command.withSubcommands([callGet, callCancel]));
+
+const tokenNew = Command.make("new", { name: Flag.String("name").pipe(Flag.withDefault("cli")), json }, action(async ({ name, json }) => {
+  const t = await (await client()).request<{ id: string; name: string; token: string }>("POST", "/v1/tokens", { name });
+  process.stdout.write(json ? `${JSON.stringify(t)}\n` : `token ${t.id} (${t.name}): ${t.token}\nit is shown once; store it now\n`);
+}));
+const tokenList = Command.make("list", { json }, action(async ({ json }) => {
+  const { tokens } = await (await client()).request<{ tokens: Array<{ id: string; name: string; createdAt: number; revokedAt: number | null }> }>("GET", "/v1/tokens");
+  if (json) return void process.stdout.write(`${JSON.stringify(tokens)}\n`);
+  printTable(["ID", "NAME", "CREATED", "REVOKED"], tokens.map((t) => [t.id, t.name, new Date(t.createdAt).toISOString(), t.revokedAt ? new Date(t.revokedAt).toISOString() : ""]));
+}));
+const tokenRevoke = Command.make("revoke", { id: Argument.String("id") }, action(async ({ id }) => {
+  await (await client()).request("DELETE", `/v1/tokens/${id}`);
+  process.stdout.write(`revoked ${id}\n`);
+}));
+const tokenCmd = Command.make("token").pipe(Command.withDescription("API tokens"), Command.withSubcommands([tokenNew, tokenList, tokenRevoke]));
+
+const agent = Command.make("agent", {
+  region: Flag.String("region").pipe(Flag.withDefault("local")),
+  cloud: Flag.String("cloud").pipe(Flag.withDefault("local")),
+  regionAddress: Flag.String("region-address").pipe(Flag.withDescription("host:port of the region's gRPC control channel")),
+  nats: Flag.String("nats").pipe(Flag.withDescription("NATS URL")),
+  stateDir: Flag.String("state-dir"),
+}, action(async ({ region, cloud, regionAddress, nats, stateDir }) => {
+  const internalToken = process.env.FERRY_INTERNAL_TOKEN;
+  if (!internalToken) throw new Error("set FERRY_INTERNAL_TOKEN to the platform's internal token");
+  const { startAgent } = await import("@ferry/gpu-agent");
+  const a = await startAgent({ region, cloud, regionAddress, natsUrl: nats, stateDir, internalToken });
+  info(`agent ${a.agentId} registered with ${regionAddress}`);
+  await waitForSignal();
+  await a.close();
+})).pipe(Command.withDescription("Run a node agent (for nodes joining a region)"));
+
+const root = Command.make("ferry").pipe(
+  Command.withDescription("Ferry: serverless compute for TypeScript"),
+  Command.withSubcommands([up, run, deploy, appCmd, callCmd, tokenCmd, agent]),
+);
+
+/** The `ferry` CLI's entry: parse `argv` (without node and script) and run. */
+export const main = (argv: ReadonlyArray<string>): void => {
+  cliState.verbose = argv.includes("--verbose");
+  const args = argv.filter((a) => a !== "--verbose");
+  Command.runWith(root, { version: VERSION })(args).pipe(
+    Effect.provide(NodeServices.layer),
+    NodeRuntime.runMain({ disableErrorReporting: false }),
+  );
+};

@@ -1,0 +1,123 @@
+import { encodeValue } from "@ferry/core/codec";
+import { FerryClient } from "../client/ferry-client.ts";
+import { FunctionCall, awaitFirstOutput } from "./function-call.ts";
+import { mapOverCall, type MapOptions } from "./map-inputs.ts";
+import { outputError, outputValue } from "./outputs.ts";
+import type { FunctionOptions } from "./function-options.ts";
+
+/** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
+export const FUNCTION_BRAND = Symbol.for("ferry.function");
+/** How long `.remote` waits in its first request before polling. */
+const REMOTE_WAIT_MS = 50_000;
+
+type Fn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
+
+/** Where a handle's calls go: resolved on first use unless bound by `ferry run` or `Function.lookup`. */
+interface Binding {
+  readonly client: FerryClient;
+  readonly functionId: string;
+}
+
+/**
+ * A Ferry function: call it remotely in a container (`remote`, `map`, `spawn`…) or in-process
+ * (`local`). Its parameter and return types are those of the wrapped function.
+ *
+ * @example
+ * ```ts
+ * const square = app.function({ timeout: 60 }, (x: number) => x * x);
+ * await square.remote(4); // 16
+ * for await (const y of square.map([1, 2, 3])) console.log(y);
+ * ```
+ */
+export class FerryFunction<A extends unknown[], R> {
+  readonly [FUNCTION_BRAND] = true;
+  readonly options: FunctionOptions;
+  /** The name given by `options.name`, or the export name once the app is deployed or run. */
+  name: string | undefined;
+  /** The app's name, for looking the function up when no binding was given. */
+  readonly appName: string;
+  private readonly impl: Fn<A, R>;
+  private binding: Promise<Binding> | undefined;
+
+  constructor(appName: string, options: FunctionOptions, impl: Fn<A, R>) {
+    this.appName = appName;
+    this.options = options;
+    this.name = options.name;
+    this.impl = impl;
+    // Bound so the runner can call it detached from the handle.
+    this.local = this.local.bind(this);
+  }
+
+  /** Run in this process, as a plain call. */
+  async local(...args: A): Promise<R> {
+    return await this.impl(...args);
+  }
+
+  /** Run in a container and return its result; a remote throw rejects with that error. */
+  async remote(...args: A): Promise<R> {
+    const encoded = encodeValue(args, "args");
+    const { client, functionId } = await this.bind();
+    const res = await client.createCall(functionId, [encoded], { close: true, waitMs: REMOTE_WAIT_MS });
+    const out = res.outputs?.[0];
+    if (out) {
+      if (out.ok) return outputValue(out) as R;
+      throw outputError(out, res.callId);
+    }
+    return (await awaitFirstOutput(client, res.callId, undefined)) as R;
+  }
+
+  /** Start the call and return at once; `await call.get()` from here or any other process. */
+  async spawn(...args: A): Promise<FunctionCall<R>> {
+    const encoded = encodeValue(args, "args");
+    const { client, functionId } = await this.bind();
+    const res = await client.createCall(functionId, [encoded], { close: true });
+    return new FunctionCall<R>(res.callId, client);
+  }
+
+  /** Run over each input (the function's first argument) in parallel containers. */
+  map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options: MapOptions & { returnExceptions: true }): AsyncIterable<R | Error>;
+  map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options?: MapOptions): AsyncIterable<R>;
+  map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options: MapOptions = {}): AsyncIterable<R | Error> {
+    return this.starmap(wrapEach(inputs) as unknown as AsyncIterable<A>, options);
+  }
+
+  /** Like `map`, each input being the whole argument list. */
+  starmap(argLists: Iterable<A> | AsyncIterable<A>, options: MapOptions & { returnExceptions: true }): AsyncIterable<R | Error>;
+  starmap(argLists: Iterable<A> | AsyncIterable<A>, options?: MapOptions): AsyncIterable<R>;
+  starmap(argLists: Iterable<A> | AsyncIterable<A>, options: MapOptions = {}): AsyncIterable<R | Error> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const { client, functionId } = await self.bind();
+        yield* mapOverCall<R>(client, functionId, argLists, options);
+      },
+    };
+  }
+
+  /** Run over each input for its effects; resolves when all are done, rejects on the first error. */
+  async forEach(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options: Omit<MapOptions, "orderOutputs"> = {}): Promise<void> {
+    for await (const _ of this.map(inputs, { ...options, orderOutputs: false })) {
+      // outputs are not needed, only completion
+    }
+  }
+
+  /** Point the handle at a function id on a platform (`ferry run`, `Function.lookup`). */
+  bindTo(client: FerryClient, functionId: string): void {
+    this.binding = Promise.resolve({ client, functionId });
+  }
+
+  private bind(): Promise<Binding> {
+    this.binding ??= (async () => {
+      if (!this.name) throw new Error("this function has no name yet: export it from the app's module, or give it options.name");
+      const client = await FerryClient.fromEnvironment();
+      const found = await client.lookupFunction(this.appName, this.name);
+      return { client, functionId: found.id };
+    })();
+    this.binding.catch(() => (this.binding = undefined));
+    return this.binding;
+  }
+}
+
+async function* wrapEach<T>(inputs: Iterable<T> | AsyncIterable<T>): AsyncGenerator<[T]> {
+  for await (const x of inputs as AsyncIterable<T>) yield [x] as [T];
+}

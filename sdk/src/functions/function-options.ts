@@ -1,0 +1,35 @@
+/** Retry policy of `options.retries` (delays in milliseconds). */
+export interface RetryOptions {
+  readonly maxRetries: number;
+  readonly initialDelayMs?: number;
+  readonly backoffCoefficient?: number;
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Options of `app.function(options, fn)`. Durations are seconds unless the name says otherwise.
+ * See API.md for each; the platform validates them at deploy time.
+ */
+export interface FunctionOptions {
+  readonly name?: string;
+  readonly runtime?: "node" | "bun";
+  readonly gpu?: string | ReadonlyArray<string>;
+  readonly cpu?: number;
+  readonly memory?: number;
+  readonly timeout?: number;
+  readonly retries?: number | RetryOptions;
+  readonly region?: string | ReadonlyArray<string>;
+  readonly cloud?: string | ReadonlyArray<string>;
+  readonly minContainers?: number;
+  readonly maxContainers?: number;
+  readonly bufferContainers?: number;
+  readonly scaledownWindow?: number;
+  readonly maxInputs?: number;
+  readonly network?: "outbound" | "none";
+}
+
+/** The options that travel in the deploy manifest (everything but the name). */
+export const manifestOptions = (o: FunctionOptions): Omit<FunctionOptions, "name"> => {
+  const { name: _name, ...rest } = o;
+  return rest;
+};

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+/** Largest NATS message: above `Limits.maxMessageBytes` so a full batch always fits. */
+export const NATS_MAX_PAYLOAD = "8MB";
+const READY_TIMEOUT_MS = 15_000;
+const LISTEN_LINE = /Listening for client connections on ([0-9.]+):(\d+)/;
+
+export interface RunningNats {
+  readonly url: string;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a real `nats-server` with JetStream, storing in `dir`, on a free loopback port (the
+ * server picks it; we read it from its log, so there is no race for the port).
+ */
+export const startNatsServer = async (dir: string, opts: { port?: number; binary?: string } = {}): Promise<RunningNats> => {
+  await mkdir(join(dir, "jetstream"), { recursive: true });
+  const config = join(dir, "nats.conf");
+  await writeFile(config, [
+    `listen: 127.0.0.1:${opts.port ?? -1}`,
+    `max_payload: ${NATS_MAX_PAYLOAD}`,
+    `jetstream { store_dir: "${join(dir, "jetstream")}", max_memory_store: 256MB, max_file_store: 8GB }`,
+    "",
+  ].join("\n"));
+  const child = spawn(opts.binary ?? "nats-server", ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${READY_TIMEOUT_MS} ms:\n${log}`)), READY_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      const m = LISTEN_LINE.exec(log);
+      if (m && /Server is ready/.test(log)) {
+        clearTimeout(timer);
+        resolve(`nats://${m[1]}:${m[2]}`);
+      }
+    };
+    child.stderr!.on("data", onData);
+    child.stdout!.on("data", onData);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start nats-server (is it installed? apt-get install nats-server): ${e.message}`));
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with code ${code}:\n${log}`));
+    });
+  });
+  child.stderr!.resume();
+  child.stdout!.resume();
+  return {
+    url,
+    process: child,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 3_000).unref();
+    }),
+  };
+};
