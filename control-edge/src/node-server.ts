@@ -28,7 +28,11 @@ export const startEdgeServer = async (opts: EdgeServerOptions): Promise<{ url: s
     url: `http://${opts.host}:${port}`,
     storage,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections (the edge's pooled fetches) would hold close() open otherwise.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
       client.close();
     },
   };

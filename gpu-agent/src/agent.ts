@@ -130,7 +130,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       body: "heartbeat",
       heartbeat: {
         free: { cpu: 0, memoryMib: 0, gpus: [] },
-        containers: [...containers.values()].map((c) => ({ containerId: c.id, functionId: "", state: c.state === "stopped" ? "stopped" : c.state, reason: "" })),
+        containers: [...containers.values()].map((c) => ({ containerId: c.id, functionId: "", state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
       },
     });
   }, 1_000);

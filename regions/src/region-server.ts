@@ -64,7 +64,11 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
     close: async () => {
       autoscaler.stop();
       await grpcServer.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections (the edge's pooled fetches) would hold close() open otherwise.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
       await nc.drain().catch(() => undefined);
       client.close();
     },

@@ -13,6 +13,7 @@ export const LOAD_TIMEOUT_MS = 30_000;
 /** Outputs are published in groups: at most this long after the first waiting one. */
 const OUTPUT_FLUSH_MS = 5;
 const PROGRESS_EVERY_MS = INPUT_ACK_WAIT_MS / 3;
+const IDLE_PULL_MS = 1_000;
 
 const decodeBatch = Schema.decodeUnknownSync(InputBatch);
 
@@ -52,6 +53,8 @@ class ContainerGone extends Error {
 export class Container {
   readonly id: string;
   state: "starting" | "running" | "stopped" = "starting";
+  /** Working on a batch (an idle container may be evicted to make room for others). */
+  busy = false;
   private sandbox: SandboxProcess | undefined;
   private runner: RunnerConnection | undefined;
   private stopping = false;
@@ -95,9 +98,12 @@ export class Container {
     while (!this.stopping && !this.gone) {
       const idleLeft = this.options.scaledownWindowS * 1000 - (Date.now() - idleSince);
       if (idleLeft <= 0) break;
-      const msg = await nextMessage(consumer, Math.min(Math.max(idleLeft, 1000), 5000));
+      // Short pulls, so a stop (eviction, app stopped) takes effect within about a second.
+      const msg = await nextMessage(consumer, Math.min(Math.max(idleLeft, 1000), IDLE_PULL_MS));
       if (!msg) continue;
+      this.busy = true;
       await this.processBatch(msg);
+      this.busy = false;
       idleSince = Date.now();
     }
     if (this.gone) reason = `${this.gone.kind}: ${this.gone.message}`;

@@ -10,6 +10,10 @@ export interface TrackedContainer {
   readonly memoryMiB: number;
   state: "starting" | "running";
   readonly startedAt: number;
+  /** Since when the agent reports it idle (no batch in hand); undefined while busy. */
+  idleSince?: number;
+  /** Asked to stop to free room for another function. */
+  evicting?: boolean;
 }
 
 /** A connected agent and the way to send it commands. */
@@ -60,10 +64,16 @@ export class Fleet {
     }
   }
 
-  /** Drop containers an agent's heartbeat no longer lists (a lost stop report). */
+  /** Drop containers an agent's heartbeat no longer lists (a lost stop report); note idle ones. */
   reconcileHeartbeat(agentId: string, listed: ReadonlyArray<ContainerReport>): void {
     const agent = this.agents.get(agentId);
     if (agent) agent.lastSeen = Date.now();
+    for (const r of listed) {
+      const c = this.containers.get(r.containerId);
+      if (!c) continue;
+      if (r.state === "running") c.state = "running";
+      c.idleSince = r.reason === "idle" ? (c.idleSince ?? Date.now()) : undefined;
+    }
     const alive = new Set(listed.map((c) => c.containerId));
     const affected = new Set<string>();
     const graceMs = 10_000;
@@ -96,6 +106,22 @@ export class Fleet {
         startingContainers: mine.filter((c) => c.state === "starting").length,
       };
     });
+  }
+
+  /**
+   * Free room for `functionId`: ask the longest-idle containers of other functions to stop
+   * (idle warm containers are a cache). Returns how many were asked.
+   */
+  evictIdle(count: number, functionId: string): number {
+    const idle = [...this.containers.values()]
+      .filter((c) => c.functionId !== functionId && c.idleSince !== undefined && !c.evicting)
+      .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))
+      .slice(0, count);
+    for (const c of idle) {
+      c.evicting = true;
+      this.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason: "evicted for another function" } });
+    }
+    return idle.length;
   }
 
   /** Containers of `functionId` to stop (app stopped). */

@@ -112,7 +112,13 @@ export class Autoscaler {
     a.unplaceable = toStart > 0 ? explainNoFit(this.deps.fleet.slots(), request) : undefined;
     for (let i = 0; i < toStart; i++) {
       const slot = placeContainer(this.deps.fleet.slots(), request);
-      if (!slot) break;
+      if (!slot) {
+        // Out of room (not merely pacing starts): make room from idle containers of other
+        // functions; the next tick places.
+        const unpaced = this.deps.fleet.slots().map((s) => ({ ...s, startingContainers: 0 }));
+        if (!placeContainer(unpaced, request)) this.deps.fleet.evictIdle(toStart - i, a.fn.id);
+        break;
+      }
       const agent = this.deps.fleet.agents.get(slot.agentId);
       if (!agent) break;
       const containerId = newId("ct", 12);

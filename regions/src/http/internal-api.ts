@@ -130,8 +130,7 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (s) => {
       const consumer = await deps.bus.js.consumers.get(Streams.logs, { filter_subjects: Subjects.logs(appId) });
-      const info = await deps.bus.jsm.streams.info(Streams.logs, { subjects_filter: Subjects.logs(appId) }).catch(() => undefined);
-      let remaining = info?.state.subjects?.[Subjects.logs(appId)] ?? 0;
+      let remaining = (await consumer.info()).num_pending;
       if (!follow && remaining === 0) return;
       const messages = await consumer.consume();
       const stop = () => messages.stop();

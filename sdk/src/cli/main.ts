@@ -1,4 +1,4 @@
-import { NodeRuntime, NodeServices } from "@effect/platform-node";
+import { NodeServices } from "@effect/platform-node";
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { FerryClient } from "../client/ferry-client.ts";
@@ -131,8 +131,14 @@ const root = Command.make("ferry").pipe(
 export const main = (argv: ReadonlyArray<string>): void => {
   cliState.verbose = argv.includes("--verbose");
   const args = argv.filter((a) => a !== "--verbose");
-  Command.runWith(root, { version: VERSION })(args).pipe(
-    Effect.provide(NodeServices.layer),
-    NodeRuntime.runMain({ disableErrorReporting: false }),
+  const program = Command.runWith(root, { version: VERSION })(args).pipe(Effect.provide(NodeServices.layer));
+  // Exit once the command is done: pooled HTTP and gRPC sockets must not hold the CLI open.
+  Effect.runPromise(program).then(
+    () => process.exit(process.exitCode ?? 0),
+    (e: unknown) => {
+      // effect/cli already printed help or the parse error it stands for.
+      if (!`${String(e)} ${(e as Error)?.message}`.includes("effect/cli/CliError")) reportError(e);
+      process.exit(process.exitCode ?? 1);
+    },
   );
 };
