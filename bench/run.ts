@@ -7,7 +7,7 @@ const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string
 const [name, ...rest] = process.argv.slice(2);
 const names = Object.keys(BENCHMARKS).join(", ");
 if (name === undefined || !Object.hasOwn(BENCHMARKS, name)) {
-  process.stderr.write(`${name === undefined ? "no benchmark named" : `unknown benchmark ${JSON.stringify(name)}`}; available: ${names}\n`);
+  process.stderr.write(`${name === undefined ? "no benchmark given" : `unknown benchmark ${JSON.stringify(name)}`}; available: ${names}\n`);
   process.stderr.write("usage: npm run bench -- <name> [--samples N | --inputs N --runs N]\n");
   process.exit(2);
 }
