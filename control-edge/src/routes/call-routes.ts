@@ -9,6 +9,9 @@ import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
 import type { RegionClient } from "../regions/region-client.ts";
 
+/** How long a function row is reused before the database is read again (stops and redeploys show within it). */
+const FUNCTION_CACHE_MS = 1_000;
+
 const Inputs = Schema.Array(Schema.Unknown).check(Schema.isMaxLength(Limits.maxInputsPerRequest, { message: `at most ${Limits.maxInputsPerRequest} inputs per request (maxInputsPerRequest); send more in batches` }));
 
 const CreateCall = Schema.Struct({
@@ -42,8 +45,18 @@ const checkInputSizes = (inputs: ReadonlyArray<unknown>, startIdx: number): Effe
 
 /** `/v1/functions/:id/calls`, `/v1/functions/lookup` and `/v1/calls/:id/…`. */
 export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
+  // Function rows are read at most once a second per edge: a warm call then costs no database read.
+  const fnCache = new Map<string, { fn: FunctionRow; at: number }>();
+  const getFunction = (id: string) => {
+    const hit = fnCache.get(id);
+    if (hit && Date.now() - hit.at < FUNCTION_CACHE_MS) return Effect.succeed(hit.fn);
+    return deps.storage.getFunction(id).pipe(Effect.tap((fn) => Effect.sync(() => {
+      if (fnCache.size > 10_000) fnCache.clear();
+      fnCache.set(id, { fn, at: Date.now() });
+    })));
+  };
   const ownFunction = (ws: string, id: string): Effect.Effect<FunctionRow, ApiError> =>
-    deps.storage.getFunction(id).pipe(Effect.flatMap((fn): Effect.Effect<FunctionRow, ApiError> => {
+    getFunction(id).pipe(Effect.flatMap((fn): Effect.Effect<FunctionRow, ApiError> => {
       if (fn.workspaceId !== ws) return Effect.fail(new NotFoundError({ kind: "function", id }));
       if (fn.appState === "stopped") return Effect.fail(new ConflictError({ message: `app ${fn.appName} is stopped; deploy it again to call ${fn.name}` }));
       return Effect.succeed(fn);
@@ -69,7 +82,11 @@ export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
         yield* checkInputSizes(req.inputs, 0);
         const region = yield* regions.pick(resolveFunctionOptions(fn.options).regions);
         const callId = newId("fc");
-        yield* deps.storage.createCall({ id: callId, workspaceId: ws, functionId: fn.id, region: region.name, createdAt: Date.now() });
+        const record = deps.storage.createCall({ id: callId, workspaceId: ws, functionId: fn.id, region: region.name, createdAt: Date.now() });
+        // A `.remote` learns its call id only with the outputs, so its record may land meanwhile;
+        // a spawn's id is handed out at once and must be recorded first.
+        if (req.waitMs === undefined) yield* record;
+        else Effect.runFork(record);
         return yield* regions.request(region, "/internal/calls", {
           method: "POST",
           body: JSON.stringify({ callId, functionId: fn.id, startIdx: 0, inputs: req.inputs, close: req.close ?? true, waitMs: req.waitMs }),

@@ -87,7 +87,9 @@ export class Fleet {
   }
 
   liveContainers(functionId: string): ReadonlyArray<TrackedContainer> {
-    return [...this.containers.values()].filter((c) => c.functionId === functionId);
+    const out: TrackedContainer[] = [];
+    for (const c of this.containers.values()) if (c.functionId === functionId && !c.evicting) out.push(c);
+    return out;
   }
 
   /** Free capacity per agent, derived from what the region placed on it. */

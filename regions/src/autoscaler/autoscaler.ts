@@ -61,6 +61,11 @@ export class Autoscaler {
     return this.reconcile(fn.id);
   }
 
+  /** Whether the function has containers starting or running. */
+  hasLiveContainers(functionId: string): boolean {
+    return this.deps.fleet.liveContainers(functionId).length > 0;
+  }
+
   /** The reason the function's work cannot be placed at all, if so. */
   unplaceableReason(functionId: string): string | undefined {
     return this.active.get(functionId)?.unplaceable;

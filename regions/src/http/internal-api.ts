@@ -4,7 +4,7 @@ import { Effect, Schema } from "effect";
 import { decodeAt, Limits, Streams, Subjects, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage } from "@ferry/core";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
-import { readCallEvents } from "../calls/read-call-events.ts";
+import { isFinished, readCallEvents, watchNewCall } from "../calls/read-call-events.ts";
 
 /** Header carrying the secret that edge and region share; the internal API refuses calls without it. */
 export const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
@@ -64,23 +64,27 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     await Effect.runPromise(deps.bus.ensureFunctionQueue(fn.id));
     const batches = planInputBatches({ callId: req.callId, functionId: fn.id, appId: fn.appId }, req.startIdx,
       req.inputs.map((value) => ({ value, json: JSON.stringify(value) })));
-    await publishInputBatches(deps.bus.js, fn.id, batches);
-    if (req.close) await publishEvent(req.callId, { type: "closed", total: req.startIdx + req.inputs.length });
-    await deps.autoscaler.touch(fn);
+    // Subscribe before publishing, so the watcher sees every event of the call.
+    const watch = req.waitMs === undefined ? undefined : watchNewCall(deps.bus.nc, req.callId, { waitMs: req.waitMs, signal: c.req.raw.signal });
+    await Promise.all([
+      publishInputBatches(deps.bus.js, fn.id, batches),
+      req.close ? publishEvent(req.callId, { type: "closed", total: req.startIdx + req.inputs.length }) : undefined,
+    ]);
+    // A function with containers already up is served by them; only a cold one waits for placement.
+    const warm = deps.autoscaler.hasLiveContainers(fn.id);
+    const touched = deps.autoscaler.touch(fn);
+    if (!warm) await touched;
     const unplaceable = deps.autoscaler.unplaceableReason(fn.id);
     if (unplaceable && !unplaceable.startsWith("no agent is connected")) {
+      watch?.cancel();
       await publishEvent(req.callId, { type: "cancelled" });
       return c.json({ error: `cannot run ${fn.appName}.${fn.name}: ${unplaceable}` }, 503);
     }
-    if (req.waitMs === undefined) return c.json({ callId: req.callId, accepted: req.inputs.length });
-    const outputs: OutputItem[] = [];
-    let done = false;
-    let cancelled = false;
-    for await (const { fresh, progress } of readCallEvents(deps.bus.js, req.callId, { waitMs: req.waitMs, signal: c.req.raw.signal })) {
-      outputs.push(...fresh);
-      done = progress.total !== undefined && progress.outputs.size >= progress.total;
-      cancelled = progress.cancelled;
-    }
+    if (!watch) return c.json({ callId: req.callId, accepted: req.inputs.length });
+    const progress = await watch.finished;
+    const outputs = [...progress.outputs.values()].sort((a, b) => a.idx - b.idx);
+    const done = isFinished(progress) && !progress.cancelled;
+    const cancelled = progress.cancelled;
     return c.json({ callId: req.callId, outputs, done, cancelled });
   });
 
