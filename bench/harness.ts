@@ -1,4 +1,5 @@
 // Shared pieces of the benchmarks: argument parsing, statistics, a real local platform, reporting.
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { FerryClient, setClientConfig } from "ferry";
 import { startLocalPlatform, type LocalPlatform } from "ferry/platform";
@@ -83,4 +84,66 @@ export const startBenchPlatform = async (): Promise<BenchPlatform> => {
 export const finish = async (result: Record<string, unknown>): Promise<never> => {
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
   process.exit(0);
+};
+
+/** CPU seconds per tick of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
+const CLOCK_TICK_MS = 10;
+
+const readText = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+};
+
+/** Every descendant process of this one (nats-server, bubblewrap, the runners in sandboxes…). */
+const descendants = (): number[] => {
+  const out: number[] = [];
+  const queue = [process.pid];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      for (const c of (readText(`/proc/${pid}/task/${tid}/children`) ?? "").split(" ").filter(Boolean)) {
+        out.push(Number(c));
+        queue.push(Number(c));
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * CPU milliseconds used so far by this process (SDK, edge, region and agent all run in it) and
+ * by its descendants grouped by command name, from /proc (Linux; empty elsewhere).
+ */
+export const cpuSnapshot = (): Map<string, number> => {
+  const snap = new Map<string, number>();
+  const self = process.cpuUsage();
+  snap.set("platform process (sdk+edge+region+agent)", (self.user + self.system) / 1000);
+  for (const pid of descendants()) {
+    const stat = readText(`/proc/${pid}/stat`);
+    if (!stat) continue;
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const fields = stat.slice(close + 2).split(" ");
+    // fields[11], [12] are utime and stime (fields 14 and 15 of stat(5), counted from `state`).
+    const ms = (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+    const name = comm === "node" || comm === "MainThread" || comm === "bwrap" ? "containers (bwrap + runner)" : comm;
+    snap.set(name, (snap.get(name) ?? 0) + ms);
+  }
+  return snap;
+};
+
+/** Per-process CPU used between two snapshots (processes that ended in between are missed). */
+export const cpuDelta = (before: Map<string, number>, after: Map<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) out[k] = Math.max(0, v - (before.get(k) ?? 0));
+  return out;
 };

@@ -2,7 +2,7 @@
 // loopback HTTP round trip made with the same `fetch` the SDK uses, both measured in this run.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { finish, intArg, log, percentile, round, startBenchPlatform, type BenchPlatform } from "./harness.ts";
+import { cpuDelta, cpuSnapshot, finish, intArg, log, percentile, round, startBenchPlatform, type BenchPlatform } from "./harness.ts";
 
 /** A `node:http` server answering a tiny JSON POST, the floor any HTTP API call pays. */
 const startBaselineServer = async (): Promise<{ url: string; server: Server }> => {
@@ -71,10 +71,21 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const remote: number[] = [];
     const http: number[] = [];
     log(`measuring ${samples} sequential warm remote calls and ${samples} bare HTTP calls, in blocks of ${block}`);
+    // CPU each process spent per call, summed over the blocks of each kind.
+    const cpuRemote: Record<string, number> = {};
+    const cpuBare: Record<string, number> = {};
+    const addInto = (into: Record<string, number>, d: Record<string, number>) => {
+      for (const [k, v] of Object.entries(d)) into[k] = (into[k] ?? 0) + v;
+    };
     while (remote.length < samples) {
       const n = Math.min(block, samples - remote.length);
+      const c0 = cpuSnapshot();
       await timeEach(n, () => noop.remote(), remote);
+      const c1 = cpuSnapshot();
       await timeEach(n, bare, http);
+      const c2 = cpuSnapshot();
+      addInto(cpuRemote, cpuDelta(c0, c1));
+      addInto(cpuBare, cpuDelta(c1, c2));
       if (remote.length % 500 === 0 || remote.length === samples) log(`${remote.length}/${samples}`);
     }
     const containersAfter = [...agent.containers.keys()];
@@ -83,6 +94,12 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
 
     const r = stats(remote);
     const b = stats(http);
+    const perCall = (cpu: Record<string, number>) =>
+      Object.fromEntries(Object.entries(cpu).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, round(v / samples)]));
+    const cpuPerRemote = perCall(cpuRemote);
+    const cpuPerBare = perCall(cpuBare);
+    log(`CPU ms per remote call by process: ${JSON.stringify(cpuPerRemote)}`);
+    log(`CPU ms per bare HTTP call by process: ${JSON.stringify(cpuPerBare)}`);
     log(`remote  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  mean ${r.mean_ms} ms`);
     log(`bare    p50 ${b.p50_ms} ms  p99 ${b.p99_ms} ms  mean ${b.mean_ms} ms`);
     log(`overhead over bare HTTP at p50: ${(r.p50_ms - b.p50_ms).toFixed(3)} ms (target: p50 <= 3 ms)`);
@@ -99,9 +116,10 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
       warmup,
       containers: containersAfter.length,
       container_started_during_measurement: cold,
+      cpu_ms_per_call: cpuPerRemote,
       target_p50_ms: 3,
       target_met: r.p50_ms <= 3,
-      baseline: b,
+      baseline: { ...b, cpu_ms_per_call: cpuPerBare },
     });
   } finally {
     baseline?.server.closeAllConnections();

@@ -121,3 +121,10 @@ describe("calls through edge → region → agent → sandbox", () => {
     expect(said!.inputId).toMatch(/^fc-[0-9a-z]+:0$/);
   });
 });
+
+describe("an app that fails to load in its container", () => {
+  it("fails the call with the import error instead of hanging", async () => {
+    const broken = (await t.deploy(BASIC_APP.replace("basic-app", "broken-app"))).discovered.functions[0].handle as unknown as { remote(): Promise<string> };
+    await expect(broken.remote()).rejects.toThrow("config file missing at import");
+  });
+});

@@ -85,8 +85,11 @@ export class Container {
     } catch (e) {
       const reason = e instanceof Error ? e.message : describeEncodedError(e);
       this.deps.log("system", `container failed to start: ${reason}`);
-      this.deps.report("failed", reason);
       this.sandbox?.kill("SIGKILL");
+      // The app cannot load (it throws at import, say): fail a batch with that error, so callers
+      // hear why instead of waiting while the region retries with backoff.
+      if (!(e instanceof Error)) await this.failOneBatch(e).catch(() => undefined);
+      this.deps.report("failed", reason);
       this.state = "stopped";
       return;
     }
@@ -166,6 +169,23 @@ export class Container {
       buffers.set(key, lines.pop() ?? "");
       for (const l of lines) this.deps.log(stream, l, inputId);
     };
+  }
+
+  private async failOneBatch(loadError: unknown): Promise<void> {
+    const consumer = await this.deps.js.consumers.get(Streams.functionQueue(this.command.functionId), Streams.workersConsumer);
+    const msg = await nextMessage(consumer, 1_000);
+    if (!msg) return;
+    const batch = decodeBatch(msg.json());
+    const outputs = new OutputPublisher(this.deps.js, batch.callId);
+    const requeue: QueuedInput[] = [];
+    for (const input of batch.inputs) {
+      const decision = decideAttempt(input, { kind: "crash", error: loadError }, this.options, Date.now());
+      if ("output" in decision) outputs.add(decision.output);
+      else requeue.push(decision.retry);
+    }
+    await outputs.flush();
+    await requeueInputs(this.deps.js, batch, requeue);
+    msg.ack();
   }
 
   private async processBatch(msg: JsMsg): Promise<void> {

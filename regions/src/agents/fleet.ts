@@ -54,11 +54,20 @@ export class Fleet {
     this.containers.set(container.containerId, container);
   }
 
+  /** Consecutive failed starts per function, for crash-loop backoff. */
+  readonly startFailures = new Map<string, { count: number; last: number }>();
+
   report(agentId: string, report: ContainerReport): void {
     const c = this.containers.get(report.containerId);
     if (!c || c.agentId !== agentId) return;
-    if (report.state === "running") c.state = "running";
-    else if (report.state === "stopped" || report.state === "failed") {
+    if (report.state === "running") {
+      c.state = "running";
+      this.startFailures.delete(c.functionId);
+    } else if (report.state === "stopped" || report.state === "failed") {
+      if (report.state === "failed") {
+        const f = this.startFailures.get(c.functionId);
+        this.startFailures.set(c.functionId, { count: (f?.count ?? 0) + 1, last: Date.now() });
+      }
       this.containers.delete(report.containerId);
       this.onChange(new Set([c.functionId]));
     }

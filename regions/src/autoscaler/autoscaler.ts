@@ -9,6 +9,10 @@ export const AUTOSCALE_INTERVAL_MS = 200;
 /** A function stays active this long after its queue was last seen non-empty. */
 const ACTIVE_FOR_MS = 5_000;
 
+/** Wait before starting another container of a function whose containers fail to start. */
+export const crashLoopBackoffMs = (consecutiveFailures: number): number =>
+  Math.min(30_000, 500 * 2 ** Math.max(0, consecutiveFailures - 1));
+
 interface ActiveFunction {
   fn: FunctionRow;
   options: ResolvedFunctionOptions;
@@ -113,6 +117,8 @@ export class Autoscaler {
       maxContainers: a.options.maxContainers,
       bufferContainers: a.options.bufferContainers,
     });
+    const failures = this.deps.fleet.startFailures.get(a.fn.id);
+    if (failures && Date.now() - failures.last < crashLoopBackoffMs(failures.count)) return;
     const request = { cpu: a.options.cpu, memoryMiB: a.options.memory, gpu: a.options.gpu };
     a.unplaceable = toStart > 0 ? explainNoFit(this.deps.fleet.slots(), request) : undefined;
     for (let i = 0; i < toStart; i++) {
