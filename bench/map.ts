@@ -1,6 +1,6 @@
 // `.map` throughput over trivial inputs (inputs/s, median of several runs after one warm-up map,
 // every output checked) against a plain in-process loop of `await inc.local(x)`, in this run.
-import { finish, intArg, log, median, round, startBenchPlatform, type BenchPlatform } from "./harness.ts";
+import { cpuDelta, cpuSnapshot, finish, intArg, log, median, round, startBenchPlatform, type BenchPlatform } from "./harness.ts";
 
 export const main = async (args: ReadonlyArray<string>): Promise<void> => {
   const inputs = intArg(args, "inputs", 20_000);
@@ -13,7 +13,9 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const agent = t.platform.agents[0];
 
     /** One `.map` over every input; fails loudly on a missing, extra or wrong output. */
-    const mapOnce = async (label: string): Promise<number> => {
+    const cpuMapped: Record<string, number> = {};
+    const mapOnce = async (label: string, measured: boolean): Promise<number> => {
+      const c0 = cpuSnapshot();
       const t0 = performance.now();
       let i = 0;
       for await (const y of inc.map(data)) {
@@ -23,6 +25,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
       }
       const ms = performance.now() - t0;
       if (i !== inputs) throw new Error(`${label}: got ${i} outputs for ${inputs} inputs`);
+      if (measured) for (const [k, v] of Object.entries(cpuDelta(c0, cpuSnapshot()))) cpuMapped[k] = (cpuMapped[k] ?? 0) + v;
       const rate = inputs / (ms / 1000);
       log(`${label}: ${inputs} inputs in ${ms.toFixed(0)} ms = ${rate.toFixed(0)} inputs/s, outputs correct (${agent.containers.size} container(s) live)`);
       return rate;
@@ -41,9 +44,9 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
       return rate;
     };
 
-    await mapOnce("warm-up map");
+    await mapOnce("warm-up map", false);
     const rates: number[] = [];
-    for (let r = 1; r <= runs; r++) rates.push(await mapOnce(`map run ${r}/${runs}`));
+    for (let r = 1; r <= runs; r++) rates.push(await mapOnce(`map run ${r}/${runs}`, true));
     await localOnce("warm-up local loop");
     const localRates: number[] = [];
     for (let r = 1; r <= runs; r++) localRates.push(await localOnce(`local loop run ${r}/${runs}`));
@@ -52,6 +55,10 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const localRate = median(localRates);
     log(`map median ${rate.toFixed(0)} inputs/s (target >= 10000); in-process loop median ${localRate.toFixed(0)} inputs/s`);
     const containers = agent.containers.size;
+    // CPU each process spent per 1,000 inputs over the measured runs.
+    const cpuPer1000 = Object.fromEntries(Object.entries(cpuMapped).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => [k, round((v / (inputs * runs)) * 1000, 1)]));
+    log(`CPU ms per 1,000 inputs by process: ${JSON.stringify(cpuPer1000)}`);
     log("stopping platform");
     await t.stop();
     t = undefined;
@@ -62,6 +69,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
       runs,
       runs_inputs_per_s: rates.map((x) => round(x, 0)),
       containers,
+      cpu_ms_per_1000_inputs: cpuPer1000,
       target_inputs_per_s: 10_000,
       target_met: rate >= 10_000,
       baseline: { inputs_per_s: round(localRate, 0), runs_inputs_per_s: localRates.map((x) => round(x, 0)) },

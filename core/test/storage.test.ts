@@ -165,14 +165,19 @@ describe("apps and functions", () => {
     expect(f.bundleHash).toBe("h2");
   });
 
-  it("a redeploy that drops a function removes it and adds the new one", async () => {
+  it("a redeploy that drops a function marks it removed (even if called) and adds the new one", async () => {
     const first = await run(storage.deployApp(wsA, deploy("shrinks", [{ name: "f", options: {} }, { name: "g", options: {} }]), "h"));
     const second = await run(storage.deployApp(wsA, deploy("shrinks", [{ name: "f", options: {} }, { name: "h", options: {} }]), "h"));
     expect(second.functions.map((f) => f.name).sort()).toEqual(["f", "h"]);
     const listed = await run(storage.listFunctions(first.app.id));
     expect(listed.map((f) => f.name)).toEqual(["f", "h"]);
     const g = first.functions.find((f) => f.name === "g")!;
-    expect((await fail(storage.getFunction(g.id)))._tag).toBe("NotFoundError");
+    // Its calls keep pointing at it, so the row stays, marked removed; lookups no longer find it.
+    expect((await run(storage.getFunction(g.id))).removed).toBe(true);
+    expect((await fail(storage.lookupFunction(wsA, "shrinks", "g")))._tag).toBe("NotFoundError");
+    const third = await run(storage.deployApp(wsA, deploy("shrinks", [{ name: "g", options: {} }]), "h"));
+    expect(third.functions.find((f) => f.name === "g")?.id).toBe(g.id);
+    expect((await run(storage.getFunction(g.id))).removed).toBe(false);
   });
 
   it("redeploying a stopped app runs it again", async () => {

@@ -7,6 +7,9 @@ import { Fleet } from "./agents/fleet.ts";
 import { Autoscaler } from "./autoscaler/autoscaler.ts";
 import { makeRegionApi } from "./http/internal-api.ts";
 
+/** How often a region refreshes its record in the platform state. */
+export const REGION_REFRESH_MS = 2_000;
+
 export interface RegionServerOptions {
   readonly region: string;
   readonly host: string;
@@ -56,12 +59,16 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   httpUrl = `http://${opts.host}:${port}`;
   autoscaler.start();
   await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
+  // The record is the region's liveness as the edge sees it: refreshed while up, removed on close.
+  const liveness = setInterval(() => void Effect.runPromise(storage.upsertRegion(opts.region, httpUrl)).catch(() => undefined), REGION_REFRESH_MS);
 
   return {
     region: opts.region,
     httpUrl,
     grpcAddress: `${opts.host}:${grpcServer.port}`,
     close: async () => {
+      clearInterval(liveness);
+      await Effect.runPromise(storage.removeRegion(opts.region, httpUrl)).catch(() => undefined);
       autoscaler.stop();
       await grpcServer.close();
       await new Promise<void>((resolve) => {

@@ -5,7 +5,7 @@ import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import { errorResponse } from "../http/api-error.ts";
 import { TokenCache } from "./token-cache.ts";
 
-const BEARER = /^Bearer (fry_[0-9a-f]{48})$/;
+const BEARER = /^bearer (fry_[0-9a-f]{48})$/i;
 
 /** Require `Authorization: Bearer fry_…` naming a live token; sets the caller's workspace. */
 export const bearerAuth = (deps: EdgeDeps): MiddlewareHandler<EdgeEnv> => {

@@ -29,10 +29,12 @@ const AppendInputs = Schema.Struct({
   close: Schema.optional(Schema.Boolean),
 });
 
+const utf8 = new TextEncoder();
+
 /** Each input's encoded size within `maxInputBytes`; the 413 names the input. */
 const checkInputSizes = (inputs: ReadonlyArray<unknown>, startIdx: number): Effect.Effect<void, PayloadTooLargeError> => {
   for (const [i, input] of inputs.entries()) {
-    const size = JSON.stringify(input)?.length ?? 0;
+    const size = utf8.encode(JSON.stringify(input) ?? "").byteLength;
     if (size > Limits.maxInputBytes) {
       return Effect.fail(new PayloadTooLargeError({
         limit: "maxInputBytes", maxBytes: Limits.maxInputBytes,
@@ -57,7 +59,7 @@ export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   };
   const ownFunction = (ws: string, id: string): Effect.Effect<FunctionRow, ApiError> =>
     getFunction(id).pipe(Effect.flatMap((fn): Effect.Effect<FunctionRow, ApiError> => {
-      if (fn.workspaceId !== ws) return Effect.fail(new NotFoundError({ kind: "function", id }));
+      if (fn.workspaceId !== ws || fn.removed) return Effect.fail(new NotFoundError({ kind: "function", id }));
       if (fn.appState === "stopped") return Effect.fail(new ConflictError({ message: `app ${fn.appName} is stopped; deploy it again to call ${fn.name}` }));
       return Effect.succeed(fn);
     }));

@@ -26,4 +26,10 @@ export const Migrations: ReadonlyArray<{ readonly version: number; readonly name
       `CREATE TABLE regions (name TEXT PRIMARY KEY, url TEXT NOT NULL, updated_at INTEGER NOT NULL)`,
     ],
   },
+  {
+    version: 2,
+    name: "functions-removed-at",
+    // A function dropped by a redeploy keeps its row (its calls point at it) but is marked removed.
+    sql: [`ALTER TABLE functions ADD COLUMN removed_at INTEGER`],
+  },
 ];

@@ -13,6 +13,8 @@ export interface FunctionRow {
   readonly id: string; readonly appId: string; readonly workspaceId: string; readonly name: string;
   readonly options: FunctionOptions; readonly appName: string; readonly appState: "running" | "stopped";
   readonly bundleHash: string;
+  /** Set when a redeploy dropped the function; it can no longer be called. */
+  readonly removed: boolean;
 }
 export interface CallRow { readonly id: string; readonly workspaceId: string; readonly functionId: string; readonly region: string; readonly createdAt: number }
 export interface RegionRow { readonly name: string; readonly url: string; readonly updatedAt: number }

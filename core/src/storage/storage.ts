@@ -40,6 +40,7 @@ export class Storage extends Context.Service<Storage, {
   getCall(callId: string): Effect.Effect<CallRow, StorageError | NotFoundError>;
   upsertRegion(name: string, url: string): E<void>;
   listRegions(): E<ReadonlyArray<RegionRow>>;
+  removeRegion(name: string, url: string): E<void>;
 }>()("ferry/core/storage/Storage") {
   /** Storage over an already-created libSQL client; runs pending migrations first. */
   static layerClient(client: Client) {
@@ -65,14 +66,14 @@ const toApp = (r: Row): AppRow => ({
 const toFunction = (r: Row): FunctionRow => ({
   id: str(r, "id"), appId: str(r, "app_id"), workspaceId: str(r, "workspace_id"), name: str(r, "name"),
   options: JSON.parse(str(r, "options")), appName: str(r, "app_name"), appState: str(r, "app_state") as FunctionRow["appState"],
-  bundleHash: str(r, "bundle_hash"),
+  bundleHash: str(r, "bundle_hash"), removed: r.removed_at !== null && r.removed_at !== undefined,
 });
 const toToken = (r: Row): TokenRow => ({
   id: str(r, "id"), workspaceId: str(r, "workspace_id"), name: str(r, "name"), createdAt: num(r, "created_at"),
   revokedAt: r.revoked_at === null ? null : num(r, "revoked_at"),
 });
 
-const FUNCTION_SELECT = `SELECT f.id, f.app_id, f.workspace_id, f.name, f.options, a.name AS app_name, a.state AS app_state, a.bundle_hash
+const FUNCTION_SELECT = `SELECT f.id, f.app_id, f.workspace_id, f.name, f.options, a.name AS app_name, a.state AS app_state, a.bundle_hash, f.removed_at
   FROM functions f JOIN apps a ON a.id = f.app_id`;
 
 const makeStorage = (client: Client) => Effect.gen(function*() {
@@ -134,7 +135,7 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
   });
 
   const listFunctions = Effect.fn("Storage.listFunctions")(function*(appId: string) {
-    const rs = yield* run("listFunctions", `${FUNCTION_SELECT} WHERE f.app_id = ? ORDER BY f.name`, [appId]);
+    const rs = yield* run("listFunctions", `${FUNCTION_SELECT} WHERE f.app_id = ? AND f.removed_at IS NULL ORDER BY f.name`, [appId]);
     return rs.rows.map(toFunction);
   });
 
@@ -158,15 +159,14 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
     for (const fn of request.functions) {
       statements.push({
         sql: `INSERT INTO functions (id, app_id, workspace_id, name, options, created_at) VALUES (?, ?, ?, ?, ?, ?)
-              ON CONFLICT(app_id, name) DO UPDATE SET options = excluded.options`,
+              ON CONFLICT(app_id, name) DO UPDATE SET options = excluded.options, removed_at = NULL`,
         args: [newId("fn"), appId, workspaceId, fn.name, JSON.stringify(fn.options), now],
       });
     }
     const names = request.functions.map((f) => f.name);
     statements.push({
-      sql: `DELETE FROM functions WHERE app_id = ? AND name NOT IN (${names.map(() => "?").join(",")})
-            AND id NOT IN (SELECT function_id FROM calls)`,
-      args: [appId, ...names],
+      sql: `UPDATE functions SET removed_at = ? WHERE app_id = ? AND removed_at IS NULL AND name NOT IN (${names.map(() => "?").join(",")})`,
+      args: [now, appId, ...names],
     });
     yield* batch("deployApp", statements);
     const app = toApp((yield* run("deployApp", "SELECT * FROM apps WHERE id = ?", [appId])).rows[0]);
@@ -202,7 +202,7 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
 
   const lookupFunction = Effect.fn("Storage.lookupFunction")(function*(workspaceId: string, appName: string, functionName: string, environment = DEFAULT_ENVIRONMENT) {
     const rs = yield* run("lookupFunction",
-      `${FUNCTION_SELECT} WHERE f.workspace_id = ? AND a.name = ? AND a.environment = ? AND a.mode = 'deployed' AND f.name = ?`,
+      `${FUNCTION_SELECT} WHERE f.workspace_id = ? AND a.name = ? AND a.environment = ? AND a.mode = 'deployed' AND f.name = ? AND f.removed_at IS NULL`,
       [workspaceId, appName, environment, functionName]);
     const r = rs.rows[0];
     if (!r) return yield* new NotFoundError({ kind: "function", id: `${appName}.${functionName}` });
@@ -233,9 +233,13 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
     return rs.rows.map((r) => ({ name: str(r, "name"), url: str(r, "url"), updatedAt: num(r, "updated_at") }));
   });
 
+  const removeRegion = Effect.fn("Storage.removeRegion")(function*(name: string, url: string) {
+    yield* run("removeRegion", "DELETE FROM regions WHERE name = ? AND url = ?", [name, url]);
+  });
+
   return Storage.of({
     client, ensureWorkspace, createToken, listTokens, revokeToken, resolveToken, putBundle, getBundle, deployApp,
-    listApps, getApp, stopApp, listFunctions, getFunction, lookupFunction, createCall, getCall, upsertRegion, listRegions,
+    listApps, getApp, stopApp, listFunctions, getFunction, lookupFunction, createCall, getCall, upsertRegion, listRegions, removeRegion,
   });
 });
 

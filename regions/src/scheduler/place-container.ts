@@ -61,6 +61,6 @@ export const explainNoFit = (agents: ReadonlyArray<AgentSlot & { readonly totalM
   if (agents.length === 0) return "no agent is connected to this region";
   const couldEver = agents.some((a) => a.totalCpu >= request.cpu && a.totalMemoryMiB >= request.memoryMiB && gpuFits(a.allGpus, request.gpu));
   if (couldEver) return undefined;
-  if (request.gpu.length > 0) return `no agent in this region offers gpu ${request.gpu.join(" or ")}`;
+  if (request.gpu.length > 0 && !agents.some((a) => gpuFits(a.allGpus, request.gpu))) return `no agent in this region offers gpu ${request.gpu.join(" or ")}`;
   return `no agent in this region has ${request.cpu} CPU and ${request.memoryMiB} MiB`;
 };
