@@ -104,8 +104,9 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     log(`bare    p50 ${b.p50_ms} ms  p99 ${b.p99_ms} ms  mean ${b.mean_ms} ms`);
     log(`overhead over bare HTTP at p50: ${(r.p50_ms - b.p50_ms).toFixed(3)} ms (target: p50 <= 3 ms)`);
     log("stopping platform");
-    await new Promise<void>((resolve) => baseline!.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => baseline!.server.close(() => resolve()));
     baseline.server.closeAllConnections();
+    await closed;
     baseline = undefined;
     await t.stop();
     t = undefined;

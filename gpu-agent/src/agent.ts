@@ -9,7 +9,7 @@ import { BundleCache } from "./bundles/bundle-cache.ts";
 import { Container, type SandboxProcess } from "./containers/container.ts";
 import { RegionLink } from "./region-link/region-link.ts";
 import { buildRunner } from "./runner/build-runner.ts";
-import { defaultNodeImageBinds, startSandbox, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
+import { defaultNodeImageBinds, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
 const RUNNER_DIR_IN_SANDBOX = "/opt/ferry/runner";
@@ -51,6 +51,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   // Sandboxes run as an unprivileged host user, which must reach the runner and bundles here.
   await mkdir(opts.stateDir, { recursive: true });
   await chmod(opts.stateDir, 0o755);
+  // Empty cgroups left by an agent that died (its sandboxes died with it).
+  sweepStaleCgroups();
   const nc = await connectNats(opts.natsUrl, `ferry-agent-${agentId}`);
   const js = jetstream(nc);
   const runnerPath = await buildRunner(join(opts.stateDir, "runner"));

@@ -12,6 +12,7 @@ import {
   detectCgroupLayout,
   parseCgroupMounts,
   startSandbox,
+  sweepStaleCgroups,
   type Sandbox,
   type SandboxExit,
   type SandboxSpec,
@@ -216,6 +217,23 @@ describe("cgroup layout detection (pure)", () => {
     expect(result.reason).toMatch(/^memoryMiB: mkdir \/proc\/self\/fdinfo\/ferry: /);
     expect(result.skipped.map((s) => s.limit)).toEqual(["memoryMiB"]);
     expect(() => createCgroup("ct-bad", { pids: 0 })).toThrow(TypeError);
+  });
+
+  it("sweeps empty leftover cgroups but keeps young or busy ones (fake hierarchy)", () => {
+    const fake = mkdtempSync(join(tmpdir(), "ferry-fake-cg1-"));
+    try {
+      for (const name of ["ct-old", "ct-busy"]) {
+        mkdirSync(join(fake, "ferry", name), { recursive: true });
+      }
+      // Listed processes mark a cgroup as in use, whatever its age.
+      writeFileSync(join(fake, "ferry", "ct-busy", "cgroup.procs"), `${process.pid}\n`);
+      const layout = { version: 1, mounts: { pids: fake } } as const;
+      expect(sweepStaleCgroups({ layout })).toEqual([]); // all younger than the default minimum age
+      expect(sweepStaleCgroups({ layout, minAgeMs: 0 })).toEqual([join(fake, "ferry", "ct-old")]);
+      expect(existsSync(join(fake, "ferry", "ct-busy"))).toBe(true);
+    } finally {
+      rmSync(fake, { recursive: true, force: true });
+    }
   });
 
   it("detects this host's layout", () => {

@@ -59,7 +59,7 @@ export class Container {
   private runner: RunnerConnection | undefined;
   private stopping = false;
   private gone: ContainerGone | undefined;
-  private goneWaiters: Array<(e: ContainerGone) => void> = [];
+  private readonly goneWaiters = new Set<(e: ContainerGone) => void>();
   private readonly options: ResolvedFunctionOptions;
   private readonly command: StartContainer;
   private readonly deps: ContainerDeps;
@@ -81,7 +81,7 @@ export class Container {
       this.pipeLogs(sandbox);
       sandbox.exited.then(({ code, signal }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}`)));
       const loaded = this.runner.load(bundleInSandbox, this.command.functionName);
-      await Promise.race([loaded, this.whenGone().then((e) => Promise.reject(e)), delay(LOAD_TIMEOUT_MS).then(() => Promise.reject(new Error("function did not load in time")))]);
+      await Promise.race([loaded, this.whenGone().gone.then((e) => Promise.reject(e)), delay(LOAD_TIMEOUT_MS).then(() => Promise.reject(new Error("function did not load in time")))]);
     } catch (e) {
       const reason = e instanceof Error ? e.message : describeEncodedError(e);
       this.deps.log("system", `container failed to start: ${reason}`);
@@ -144,15 +144,20 @@ export class Container {
     this.sandbox.kill("SIGKILL");
   }
 
-  private whenGone(): Promise<ContainerGone> {
-    return this.gone ? Promise.resolve(this.gone) : new Promise((r) => this.goneWaiters.push(r));
+  /** Resolves when the container is gone; `release` drops the waiter (one per input otherwise piles up). */
+  private whenGone(): { gone: Promise<ContainerGone>; release: () => void } {
+    if (this.gone) return { gone: Promise.resolve(this.gone), release: () => {} };
+    let waiter: (e: ContainerGone) => void = () => {};
+    const gone = new Promise<ContainerGone>((r) => (waiter = r));
+    this.goneWaiters.add(waiter);
+    return { gone, release: () => this.goneWaiters.delete(waiter) };
   }
 
   private markGone(e: ContainerGone): void {
     if (this.gone) return;
     this.gone = e;
     for (const w of this.goneWaiters) w(e);
-    this.goneWaiters = [];
+    this.goneWaiters.clear();
   }
 
   private pipeLogs(sandbox: SandboxProcess): void {
@@ -259,7 +264,8 @@ export class Container {
         resolve({ kind: "timeout", error: timeoutError(this.options.timeoutS, inputId) });
       }, this.options.timeoutS * 1000);
     });
-    const gone = this.whenGone().then((g): AttemptEnd => g.kind === "timeout"
+    const goneWatch = this.whenGone();
+    const gone = goneWatch.gone.then((g): AttemptEnd => g.kind === "timeout"
       ? { kind: "timeout", error: timeoutError(this.options.timeoutS, inputId) }
       : { kind: "crash", error: crashError(inputId, g.message) });
     const ran = this.runner.run(inputId, input.args).then((r): AttemptEnd => r.ok ? { kind: "ok", value: r.value } : { kind: "error", error: r.error });
@@ -267,6 +273,7 @@ export class Container {
       return await Promise.race([ran, timedOut, gone]);
     } finally {
       clearTimeout(timer);
+      goneWatch.release();
     }
   }
 }

@@ -4,7 +4,7 @@
  * enabled through cgroup.subtree_control), whichever the host has. Best effort: every limit that
  * cannot be applied is reported with its reason, and nothing throws for an unwritable cgroup fs.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +18,8 @@ export const CPU_PERIOD_US = 100_000;
 const MIN_CPU_QUOTA_US = 1_000;
 /** How long `remove` keeps killing and retrying rmdir before giving up. */
 export const DEFAULT_REMOVE_TIMEOUT_MS = 5_000;
+/** `sweepStaleCgroups` leaves younger cgroups alone: another agent may be about to fill them. */
+export const DEFAULT_STALE_CGROUP_AGE_MS = 60_000;
 /** Pause between `remove` attempts. */
 const REMOVE_POLL_MS = 10;
 const MIB = 1024 * 1024;
@@ -171,10 +173,28 @@ const tryWrite = (file: string, value: string): string | undefined => {
   }
 };
 
+/**
+ * Creates `relative` under `base` level by level, tolerating existing levels; returns an error text.
+ * Not `mkdirSync({ recursive: true })`: on some pseudo file systems (seen on /proc) it retries
+ * forever when the kernel answers ENOENT for a parent that exists.
+ */
+const makeDirs = (base: string, relative: string): string | undefined => {
+  let dir = base;
+  for (const part of relative.split("/")) {
+    dir = join(dir, part);
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST") return `mkdir ${dir}: ${errorText(error)}`;
+    }
+  }
+  return undefined;
+};
+
 /** Creates a cgroup directory; an existing empty one (left by a crashed agent) is reused. */
 const makeLeaf = (dir: string): string | undefined => {
   try {
-    mkdirSync(dir, { recursive: false });
+    mkdirSync(dir);
     return undefined;
   } catch (error) {
     if (errorCode(error) !== "EEXIST") return `mkdir ${dir}: ${errorText(error)}`;
@@ -270,12 +290,7 @@ const createV1 = (
     const dir = join(mount, parent, id);
     let error: string | undefined;
     if (!created.has(dir)) {
-      try {
-        mkdirSync(join(mount, parent), { recursive: true });
-      } catch (e) {
-        error = `mkdir ${join(mount, parent)}: ${errorText(e)}`;
-      }
-      error ??= makeLeaf(dir);
+      error = makeDirs(mount, parent) ?? makeLeaf(dir);
       if (error === undefined) created.add(dir);
     }
     if (error === undefined) {
@@ -367,7 +382,7 @@ const createV2 = (id: string, limits: SandboxLimits, parent: string, mount: stri
   for (const [i, level] of levels.entries()) {
     if (i > 0) {
       try {
-        mkdirSync(level, { recursive: false });
+        mkdirSync(level);
       } catch (error) {
         if (errorCode(error) !== "EEXIST") {
           setupError = `mkdir ${level}: ${errorText(error)}`;
@@ -453,4 +468,49 @@ export const createCgroup = (id: string, limits: SandboxLimits, options: CgroupO
   return layout.version === 1
     ? createV1(id, limits, parent, layout.mounts)
     : createV2(id, limits, parent, layout.mount, layout.controllers);
+};
+
+/** Options of `sweepStaleCgroups`. */
+export interface SweepOptions {
+  /** Parent directory relative to each hierarchy's mount point (default "ferry"). */
+  readonly parent?: string;
+  /** Layout to use instead of detecting it. */
+  readonly layout?: CgroupLayout;
+  /** Only cgroups created at least this long ago are removed (default 60 s). */
+  readonly minAgeMs?: number;
+}
+
+/**
+ * Removes empty per-container cgroups left behind by an agent that died before cleaning up (its
+ * sandboxes died with it through --die-with-parent, its cgroups did not). Meant for agent start.
+ * Cgroups holding processes, and young ones (another agent on the host may be between creating
+ * one and moving a process in), are kept. Returns the removed directories; never throws.
+ */
+export const sweepStaleCgroups = (options: SweepOptions = {}): string[] => {
+  const layout = options.layout ?? detectCgroupLayout();
+  if (layout === undefined) return [];
+  const parent = validParent(options.parent ?? DEFAULT_CGROUP_PARENT);
+  const minAgeMs = options.minAgeMs ?? DEFAULT_STALE_CGROUP_AGE_MS;
+  const bases = layout.version === 1 ? [...new Set(Object.values(layout.mounts))] : [layout.mount];
+  const removed: string[] = [];
+  for (const base of bases) {
+    const dir = join(base, parent);
+    let names: string[];
+    try {
+      names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && CGROUP_ID_PATTERN.test(e.name)).map((e) => e.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      try {
+        if (Date.now() - statSync(path).mtimeMs < minAgeMs || readProcs(path).length > 0) continue;
+        rmdirSync(path);
+        removed.push(path);
+      } catch {
+        // Busy (child cgroups, exiting tasks) or gone meanwhile: leave it for the next sweep.
+      }
+    }
+  }
+  return removed;
 };

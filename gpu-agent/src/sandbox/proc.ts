@@ -80,6 +80,8 @@ export const descendants = (pid: number): number[] => {
   const out: number[] = [];
   let scanned: Map<number, number[]> | undefined;
   const queue = [pid];
+  // Pids are reused while we scan, so the parent links read from /proc can form a cycle.
+  const visited = new Set<number>([pid]);
   while (queue.length > 0) {
     const current = queue.shift() ?? pid;
     let children = childrenFromTasks(current);
@@ -87,8 +89,12 @@ export const descendants = (pid: number): number[] => {
       scanned ??= childMap();
       children = scanned.get(current) ?? [];
     }
-    out.push(...children);
-    queue.push(...children);
+    for (const child of children) {
+      if (visited.has(child)) continue;
+      visited.add(child);
+      out.push(child);
+      queue.push(child);
+    }
   }
   return out;
 };

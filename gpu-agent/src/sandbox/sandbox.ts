@@ -138,8 +138,13 @@ const hasLimits = (spec: SandboxSpec): boolean =>
  * Starts `spec` as a bubblewrap sandbox (see `buildBwrapArgs` for the isolation it gets).
  *
  * With `spec.limits`, a cgroup is created first; bubblewrap then stops before forking the command
- * (`--block-fd`) until its processes have been moved into that cgroup, so the command and all its
- * children are limited from their first instruction. The cgroup is removed on exit.
+ * (`--block-fd`) until the sandbox's pid 1 has been moved into that cgroup, so the command and all
+ * its children are limited from their first instruction. The cgroup is removed on exit. (The
+ * sandbox's cgroup namespace is created before that move, so inside, /proc/self/cgroup shows the
+ * cgroup relative to the agent's, e.g. `/../../ferry/<id>`; /sys is not mounted inside.)
+ *
+ * `--die-with-parent` ties the sandbox to the thread that spawned it: start sandboxes from the
+ * main thread (or a thread that lives as long as they should), not from a short-lived worker.
  *
  * Throws on an invalid spec, a missing bubblewrap, or unmet limits with `requireLimits`.
  *

@@ -65,6 +65,13 @@ export class Autoscaler {
     return this.reconcile(fn.id);
   }
 
+  /** Work arrived for a function that has containers: keep watching it, without a look now. */
+  markBusy(fn: FunctionRow): void {
+    const existing = this.active.get(fn.id);
+    if (existing) existing.lastBusy = Date.now();
+    else void this.touch(fn);
+  }
+
   /** Whether the function has containers starting or running. */
   hasLiveContainers(functionId: string): boolean {
     return this.deps.fleet.liveContainers(functionId).length > 0;

@@ -71,9 +71,11 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
       req.close ? publishEvent(req.callId, { type: "closed", total: req.startIdx + req.inputs.length }) : undefined,
     ]);
     // A function with containers already up is served by them; only a cold one waits for placement.
+    // A single input for a warm function needs no look at the queue now: the periodic tick covers it.
     const warm = deps.autoscaler.hasLiveContainers(fn.id);
-    const touched = deps.autoscaler.touch(fn);
-    if (!warm) await touched;
+    if (!warm) await deps.autoscaler.touch(fn);
+    else if (batches.length > 1) void deps.autoscaler.touch(fn);
+    else deps.autoscaler.markBusy(fn);
     const unplaceable = deps.autoscaler.unplaceableReason(fn.id);
     if (unplaceable && !unplaceable.startsWith("no agent is connected")) {
       watch?.cancel();
