@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { Limits } from "@ferry/core";
 import { startEdgeServer } from "../src/node-server.ts";
-import { TOKEN_CACHE_MS } from "../src/auth/token-cache.ts";
+import { TOKEN_CACHE_MS } from "../src/auth/bearer-auth.ts";
 
 /**
  * The public `/v1` HTTP API against a real edge: a real libSQL file, a real HTTP server on a free

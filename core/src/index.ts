@@ -1,5 +1,6 @@
 export * from "./limits/limits.ts";
 export * from "./ids/ids.ts";
+export * from "./cache/ttl-cache.ts";
 export * from "./errors/errors.ts";
 export * from "./domain/function-options.ts";
 export * from "./domain/manifest.ts";

@@ -1,5 +1,5 @@
 import { Effect } from "effect";
-import { UnavailableError, type RegionRow, type Storage } from "@ferry/core";
+import { TtlCache, UnavailableError, type RegionRow, type Storage } from "@ferry/core";
 import { chooseRegion } from "./choose-region.ts";
 
 /** Regions are re-read from state at most this often. */
@@ -8,7 +8,7 @@ const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
 
 /** How the edge reaches regions' internal APIs. */
 export class RegionClient {
-  private cached: { regions: ReadonlyArray<RegionRow>; at: number } | undefined;
+  private readonly cache = new TtlCache<"regions", ReadonlyArray<RegionRow>>(REGION_CACHE_MS);
   private readonly storage: Storage["Service"];
   private readonly internalToken: string;
   private readonly fetchFn: typeof fetch;
@@ -20,10 +20,10 @@ export class RegionClient {
   }
 
   regions(): Effect.Effect<ReadonlyArray<RegionRow>, UnavailableError> {
-    const c = this.cached;
-    if (c && Date.now() - c.at < REGION_CACHE_MS) return Effect.succeed(c.regions);
+    const hit = this.cache.get("regions");
+    if (hit) return Effect.succeed(hit);
     return this.storage.listRegions().pipe(
-      Effect.tap((regions) => Effect.sync(() => (this.cached = { regions, at: Date.now() }))),
+      Effect.tap((regions) => Effect.sync(() => this.cache.set("regions", regions))),
       Effect.mapError(() => new UnavailableError({ message: "region list unavailable" })),
     );
   }

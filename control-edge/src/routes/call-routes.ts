@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { Effect, Schema } from "effect";
 import {
-  ConflictError, decodeAt, Limits, NotFoundError, PayloadTooLargeError, newId, resolveFunctionOptions, ValidationError,
+  ConflictError, decodeAt, Limits, TtlCache, NotFoundError, PayloadTooLargeError, newId, resolveFunctionOptions, ValidationError,
   type ApiError, type CallRow, type FunctionRow,
 } from "@ferry/core";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
@@ -48,14 +48,10 @@ const checkInputSizes = (inputs: ReadonlyArray<unknown>, startIdx: number): Effe
 /** `/v1/functions/:id/calls`, `/v1/functions/lookup` and `/v1/calls/:id/…`. */
 export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   // Function rows are read at most once a second per edge: a warm call then costs no database read.
-  const fnCache = new Map<string, { fn: FunctionRow; at: number }>();
+  const functions = new TtlCache<string, FunctionRow>(FUNCTION_CACHE_MS);
   const getFunction = (id: string) => {
-    const hit = fnCache.get(id);
-    if (hit && Date.now() - hit.at < FUNCTION_CACHE_MS) return Effect.succeed(hit.fn);
-    return deps.storage.getFunction(id).pipe(Effect.tap((fn) => Effect.sync(() => {
-      if (fnCache.size > 10_000) fnCache.clear();
-      fnCache.set(id, { fn, at: Date.now() });
-    })));
+    const hit = functions.get(id);
+    return hit ? Effect.succeed(hit) : deps.storage.getFunction(id).pipe(Effect.tap((fn) => Effect.sync(() => functions.set(id, fn))));
   };
   const ownFunction = (ws: string, id: string): Effect.Effect<FunctionRow, ApiError> =>
     getFunction(id).pipe(Effect.flatMap((fn): Effect.Effect<FunctionRow, ApiError> => {

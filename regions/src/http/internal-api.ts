@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { Effect, Schema } from "effect";
-import { decodeAt, Limits, Streams, Subjects, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage } from "@ferry/core";
+import { decodeAt, Limits, Streams, Subjects, TtlCache, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage } from "@ferry/core";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
 import { isFinished, readCallEvents, watchNewCall } from "../calls/read-call-events.ts";
@@ -39,12 +39,12 @@ const outputsLine = (outputs: ReadonlyArray<OutputItem>) => `${JSON.stringify({ 
  */
 export const makeRegionApi = (deps: RegionApiDeps) => {
   const app = new Hono();
-  const fnCache = new Map<string, { fn: FunctionRow; at: number }>();
+  const functions = new TtlCache<string, FunctionRow>(FUNCTION_CACHE_MS);
   const getFunction = async (id: string): Promise<FunctionRow> => {
-    const hit = fnCache.get(id);
-    if (hit && Date.now() - hit.at < FUNCTION_CACHE_MS) return hit.fn;
+    const hit = functions.get(id);
+    if (hit) return hit;
     const fn = await Effect.runPromise(deps.storage.getFunction(id));
-    fnCache.set(id, { fn, at: Date.now() });
+    functions.set(id, fn);
     return fn;
   };
   const publishEvent = (callId: string, event: CallEvent) => deps.bus.js.publish(Subjects.callEvents(callId), JSON.stringify(event));
