@@ -1,6 +1,5 @@
-import { serve, type ServerType } from "@hono/node-server";
 import { Storage } from "@ferry/core";
-import { openLibsql } from "@ferry/core/node";
+import { listenHttp, openLibsql } from "@ferry/core/node";
 import { Effect } from "effect";
 import { makeEdgeApp } from "./edge-app.ts";
 
@@ -19,20 +18,12 @@ export const startEdgeServer = async (opts: EdgeServerOptions): Promise<{ url: s
     return yield* Storage;
   }).pipe(Effect.provide(Storage.layerClient(client))));
   const app = makeEdgeApp({ storage, internalToken: opts.internalToken });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : opts.port;
+  const http = await listenHttp(app.fetch, opts.host, opts.port);
   return {
-    url: `http://${opts.host}:${port}`,
+    url: http.url,
     storage,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive connections (the edge's pooled fetches) would hold close() open otherwise.
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      await http.close();
       client.close();
     },
   };

@@ -3,3 +3,4 @@ export * from "./storage/libsql-file.ts";
 export * from "./bus/connect-node.ts";
 export { AGENT_PROTO_PATH } from "./proto/proto-path.ts";
 export * from "./proto/agent-messages.ts";
+export * from "./http/listen-http.ts";

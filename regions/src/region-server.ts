@@ -1,6 +1,5 @@
-import { serve, type ServerType } from "@hono/node-server";
 import { Bus, Storage } from "@ferry/core";
-import { connectNats, openLibsql } from "@ferry/core/node";
+import { connectNats, listenHttp, openLibsql } from "@ferry/core/node";
 import { Effect, Layer } from "effect";
 import { startAgentControlServer } from "./agents/agent-control-server.ts";
 import { Fleet } from "./agents/fleet.ts";
@@ -51,12 +50,8 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   let httpUrl = "";
   const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, get bundleUrl() { return httpUrl; } });
   const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: api.fetch, hostname: opts.host, port: opts.httpPort }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : opts.httpPort;
-  httpUrl = `http://${opts.host}:${port}`;
+  const http = await listenHttp(api.fetch, opts.host, opts.httpPort);
+  httpUrl = http.url;
   autoscaler.start();
   await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
   // The record is the region's liveness as the edge sees it: refreshed while up, removed on close.
@@ -71,11 +66,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
       await Effect.runPromise(storage.removeRegion(opts.region, httpUrl)).catch(() => undefined);
       autoscaler.stop();
       await grpcServer.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive connections (the edge's pooled fetches) would hold close() open otherwise.
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      await http.close();
       await nc.drain().catch(() => undefined);
       client.close();
     },
