@@ -22,7 +22,7 @@ const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes:
  * @example
  * ```ts
  * const app = makeEdgeApp({ storage, internalToken });
- * serve({ fetch: app.fetch, port: 8787 });
+ * const http = await listenHttp(app.fetch, "127.0.0.1", 8787);
  * ```
  */
 export const makeEdgeApp = (deps: EdgeDeps) => {
@@ -30,8 +30,10 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   const app = new Hono<EdgeEnv>();
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument));
-  app.post("/v1/apps", tooLarge("maxDeployBodyBytes", Limits.maxDeployBodyBytes));
-  app.use("/v1/*", async (c, next) => (c.req.path === "/v1/apps" && c.req.method === "POST" ? next() : tooLarge("maxRequestBodyBytes", Limits.maxRequestBodyBytes)(c, next)));
+  // Deploys carry the bundle and get the larger limit; every other body the smaller one.
+  const deployLimit = tooLarge("maxDeployBodyBytes", Limits.maxDeployBodyBytes);
+  const requestLimit = tooLarge("maxRequestBodyBytes", Limits.maxRequestBodyBytes);
+  app.use("/v1/*", (c, next) => (c.req.path === "/v1/apps" && c.req.method === "POST" ? deployLimit : requestLimit)(c, next));
   app.use("/v1/*", bearerAuth(deps));
   app.route("/v1/tokens", tokenRoutes(deps));
   app.route("/v1/apps", appRoutes(deps, regions));

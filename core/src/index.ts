@@ -2,6 +2,7 @@ export * from "./limits/limits.ts";
 export * from "./ids/ids.ts";
 export * from "./cache/ttl-cache.ts";
 export * from "./errors/errors.ts";
+export * from "./errors/error-body.ts";
 export * from "./domain/function-options.ts";
 export * from "./domain/manifest.ts";
 export * from "./domain/messages.ts";

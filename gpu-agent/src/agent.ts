@@ -131,8 +131,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     link?.send({
       body: "heartbeat",
       heartbeat: {
-        free: { cpu: 0, memoryMib: 0, gpus: [] },
-        containers: [...containers.values()].map((c) => ({ containerId: c.id, functionId: "", state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
+        containers: [...containers.values()].map((c) => ({ containerId: c.id, functionId: c.functionId, state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
       },
     });
   }, 1_000);

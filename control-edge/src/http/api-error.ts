@@ -1,20 +1,5 @@
 import type { Context } from "hono";
-import type { ApiError } from "@ferry/core";
+import { errorBody, statusOf, type ApiError } from "@ferry/core";
 
-/** The status code of each error of the API's vocabulary. */
-export const statusOf = (e: ApiError): 400 | 401 | 404 | 409 | 413 | 500 | 503 => {
-  switch (e._tag) {
-    case "ValidationError": return 400;
-    case "UnauthorizedError": return 401;
-    case "NotFoundError": return 404;
-    case "ConflictError": return 409;
-    case "PayloadTooLargeError": return 413;
-    case "UnavailableError": return 503;
-    case "StorageError":
-    case "BusError": return 500;
-  }
-};
-
-/** One error body shape everywhere: `{ error: { type, message, field? } }`. */
-export const errorResponse = (c: Context, e: ApiError) =>
-  c.json({ error: { type: e._tag, message: e.message, ...("field" in e ? { field: e.field } : {}) } }, statusOf(e));
+/** Answer with `e` in the API's one error shape and status. */
+export const errorResponse = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));

@@ -5,7 +5,7 @@ export interface Resources { cpu: number; memoryMib: number; gpus: string[] }
 export interface Register { agentId: string; region: string; cloud: string; capacity: Resources; version: string }
 export type ContainerState = "starting" | "running" | "stopped" | "failed";
 export interface ContainerReport { containerId: string; functionId: string; state: ContainerState; reason: string }
-export interface Heartbeat { free: Resources; containers: ContainerReport[] }
+export interface Heartbeat { containers: ContainerReport[] }
 
 export type AgentMessage =
   | { body: "register"; register: Register }

@@ -5,8 +5,8 @@ import type { StartContainer } from "@ferry/core/node";
 import { Schema } from "effect";
 import { lineSplitter } from "../runner/runner-protocol.ts";
 import { decideAttempt, type AttemptEnd } from "./batch-outcome.ts";
-import { crashError, timeoutError } from "./function-timeout-error.ts";
-import { RunnerConnection } from "./runner-connection.ts";
+import { crashError, timeoutError } from "./container-errors.ts";
+import { AppLoadError, RunnerConnection } from "./runner-connection.ts";
 
 /** Longest a container may take from sandbox start to its function loaded. */
 export const LOAD_TIMEOUT_MS = 30_000;
@@ -52,6 +52,7 @@ class ContainerGone extends Error {
  */
 export class Container {
   readonly id: string;
+  readonly functionId: string;
   state: "starting" | "running" | "stopped" = "starting";
   /** Working on a batch (an idle container may be evicted to make room for others). */
   busy = false;
@@ -69,6 +70,7 @@ export class Container {
     this.command = command;
     this.deps = deps;
     this.id = command.containerId;
+    this.functionId = command.functionId;
     this.options = JSON.parse(command.optionsJson) as ResolvedFunctionOptions;
   }
 
@@ -83,12 +85,12 @@ export class Container {
       const loaded = this.runner.load(bundleInSandbox, this.command.functionName);
       await Promise.race([loaded, this.whenGone().gone.then((e) => Promise.reject(e)), delay(LOAD_TIMEOUT_MS).then(() => Promise.reject(new Error("function did not load in time")))]);
     } catch (e) {
-      const reason = e instanceof Error ? e.message : describeEncodedError(e);
+      const reason = e instanceof Error ? e.message : String(e);
       this.deps.log("system", `container failed to start: ${reason}`);
       this.sandbox?.kill("SIGKILL");
       // The app cannot load (it throws at import, say): fail a batch with that error, so callers
       // hear why instead of waiting while the region retries with backoff.
-      if (!(e instanceof Error)) await this.failOneBatch(e).catch(() => undefined);
+      if (e instanceof AppLoadError) await this.failOneBatch(e.encoded).catch(() => undefined);
       this.deps.report("failed", reason);
       this.state = "stopped";
       return;
@@ -329,8 +331,3 @@ const nextMessage = async (consumer: Consumer, expiresMs: number): Promise<JsMsg
 };
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-const describeEncodedError = (e: unknown): string => {
-  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
-  return JSON.stringify(e);
-};

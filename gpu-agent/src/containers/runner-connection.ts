@@ -1,5 +1,17 @@
 import type { Duplex } from "node:stream";
+import { decodeValue } from "@ferry/core/codec";
 import { lineSplitter, type FromRunner, type ToRunner } from "../runner/runner-protocol.ts";
+
+/** The app could not be loaded in the container: `encoded` is what it threw, in the value codec. */
+export class AppLoadError extends Error {
+  override name = "AppLoadError";
+  readonly encoded: unknown;
+  constructor(encoded: unknown) {
+    const decoded = decodeValue(encoded);
+    super(decoded instanceof Error ? `${decoded.name}: ${decoded.message}` : String(decoded));
+    this.encoded = encoded;
+  }
+}
 
 /** The outcome of one input as the runner reported it. */
 export type RunnerResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
@@ -27,7 +39,7 @@ export class RunnerConnection {
 
   private receive(m: FromRunner): void {
     if (m.t === "ready") this.readyWaiter?.resolve();
-    else if (m.t === "load_error") this.readyWaiter?.reject(m.error);
+    else if (m.t === "load_error") this.readyWaiter?.reject(new AppLoadError(m.error));
     else if (m.t === "log") this.onLog(m.id, m.stream, m.text);
     else if (m.t === "out") {
       const done = this.pending.get(m.id);
@@ -36,7 +48,7 @@ export class RunnerConnection {
     }
   }
 
-  /** Load the bundle and find the function; rejects with the runner's encoded error. */
+  /** Load the bundle and find the function; rejects with an `AppLoadError`. */
   load(bundle: string, functionName: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.readyWaiter = { resolve, reject };

@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS, type AgentMessage, type Register, type RegionCommand } from "@ferry/core/node";
+import { loadAgentControl, type AgentMessage, type Register, type RegionCommand } from "@ferry/core/node";
 
 /** Delay before redialling a region that dropped or refused the stream. */
 const RECONNECT_DELAY_MS = 500;
@@ -20,9 +19,8 @@ export class RegionLink {
   private markRegistered: () => void = () => {};
 
   constructor(address: string, register: Register, onCommand: (c: RegionCommand) => void) {
-    const definition = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as { ferry: { agent: { v1: { AgentControl: grpc.ServiceClientConstructor } } } };
-    this.client = new pkg.ferry.agent.v1.AgentControl(address, grpc.credentials.createInsecure()) as unknown as RegionLink["client"];
+    const AgentControl = loadAgentControl();
+    this.client = new AgentControl(address, grpc.credentials.createInsecure()) as unknown as RegionLink["client"];
     this.register = register;
     this.onCommand = onCommand;
     this.registered = new Promise((r) => (this.markRegistered = r));

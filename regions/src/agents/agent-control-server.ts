@@ -1,20 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS, type AgentMessage, type RegionCommand } from "@ferry/core/node";
+import { loadAgentControl, type AgentMessage, type RegionCommand } from "@ferry/core/node";
 import type { Fleet } from "./fleet.ts";
 
 /** How often agents heartbeat; three missed beats and the region drops the agent. */
 export const HEARTBEAT_INTERVAL_MS = 1_000;
 const MISSED_BEATS_BEFORE_DROP = 3;
-
-/** Load the AgentControl service definition from core's proto. */
-export const loadAgentControl = () => {
-  const definition = protoLoader.loadSync(AGENT_PROTO_PATH, PROTO_LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    ferry: { agent: { v1: { AgentControl: grpc.ServiceClientConstructor } } };
-  };
-  return pkg.ferry.agent.v1.AgentControl;
-};
 
 /**
  * The region's gRPC server: one bidirectional stream per agent. The first message must be
@@ -61,12 +51,9 @@ export const startAgentControlServer = async (opts: { host: string; port: number
     server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     port,
-    close: () => {
+    close: async () => {
       clearInterval(watchdog);
-      return new Promise<void>((resolve) => {
-        server.forceShutdown();
-        resolve();
-      });
+      server.forceShutdown();
     },
   };
 };

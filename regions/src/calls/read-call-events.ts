@@ -15,13 +15,13 @@ export interface CallProgress {
 export const isFinished = (p: CallProgress): boolean => p.cancelled || (p.total !== undefined && p.outputs.size >= p.total);
 
 /** Fold one event into `progress`; returns the outputs it brought that were not seen before. */
-const foldEvent = (progress: CallProgress, event: CallEvent, skip?: ReadonlySet<number>): OutputItem[] => {
+const foldEvent = (progress: CallProgress, event: CallEvent): OutputItem[] => {
   const fresh: OutputItem[] = [];
   if (event.type === "outputs") {
     for (const o of event.outputs) {
       if (progress.outputs.has(o.idx)) continue;
       progress.outputs.set(o.idx, o);
-      if (!skip?.has(o.idx)) fresh.push(o);
+      fresh.push(o);
     }
   } else if (event.type === "closed") progress.total = event.total;
   else progress.cancelled = true;
@@ -61,7 +61,7 @@ export const watchNewCall = (nc: NatsConnection, callId: string, opts: { waitMs:
  * redelivered input may finish twice; only its first output counts), then stop when every
  * input has its output, the call is cancelled, `waitMs` passes, or `signal` aborts.
  */
-export async function* readCallEvents(js: JetStreamClient, callId: string, opts: { waitMs: number; signal?: AbortSignal; skip?: ReadonlySet<number> }): AsyncGenerator<{ readonly fresh: ReadonlyArray<OutputItem>; readonly progress: CallProgress }> {
+export async function* readCallEvents(js: JetStreamClient, callId: string, opts: { waitMs: number; signal?: AbortSignal }): AsyncGenerator<{ readonly fresh: ReadonlyArray<OutputItem>; readonly progress: CallProgress }> {
   const progress: CallProgress = { outputs: new Map(), total: undefined, cancelled: false };
   const consumer = await js.consumers.get(Streams.outputs, { filter_subjects: Subjects.callEvents(callId) });
   const messages = await consumer.consume({ max_messages: 256 });
@@ -71,7 +71,7 @@ export async function* readCallEvents(js: JetStreamClient, callId: string, opts:
   try {
     for await (const m of messages) {
       const event = decodeEvent(m.json());
-      const fresh = foldEvent(progress, event, opts.skip);
+      const fresh = foldEvent(progress, event);
       const done = isFinished(progress);
       if (fresh.length > 0 || done || event.type !== "outputs") yield { fresh, progress };
       if (done) break;

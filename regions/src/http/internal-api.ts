@@ -1,7 +1,10 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
 import { Effect, Schema } from "effect";
-import { decodeAt, Limits, Streams, Subjects, TtlCache, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage } from "@ferry/core";
+import {
+  decodeAt, errorBody, Limits, statusOf, Streams, Subjects, TtlCache, UnauthorizedError, UnavailableError, ValidationError,
+  type ApiError, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage,
+} from "@ferry/core";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
 import { isFinished, readCallEvents, watchNewCall } from "../calls/read-call-events.ts";
@@ -31,6 +34,8 @@ export interface RegionApiDeps {
   readonly autoscaler: Autoscaler;
 }
 
+const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
+
 const outputsLine = (outputs: ReadonlyArray<OutputItem>) => `${JSON.stringify({ type: "outputs", outputs })}\n`;
 
 /**
@@ -40,28 +45,28 @@ const outputsLine = (outputs: ReadonlyArray<OutputItem>) => `${JSON.stringify({ 
 export const makeRegionApi = (deps: RegionApiDeps) => {
   const app = new Hono();
   const functions = new TtlCache<string, FunctionRow>(FUNCTION_CACHE_MS);
-  const getFunction = async (id: string): Promise<FunctionRow> => {
+  const getFunction = (id: string): Effect.Effect<FunctionRow, ApiError> => {
     const hit = functions.get(id);
-    if (hit) return hit;
-    const fn = await Effect.runPromise(deps.storage.getFunction(id));
-    functions.set(id, fn);
-    return fn;
+    return hit ? Effect.succeed(hit) : deps.storage.getFunction(id).pipe(Effect.tap((fn) => Effect.sync(() => functions.set(id, fn))));
   };
   const publishEvent = (callId: string, event: CallEvent) => deps.bus.js.publish(Subjects.callEvents(callId), JSON.stringify(event));
 
   app.use("/internal/*", async (c, next) => {
-    if (c.req.header(INTERNAL_TOKEN_HEADER) !== deps.internalToken) return c.json({ error: "unauthorized" }, 401);
+    if (c.req.header(INTERNAL_TOKEN_HEADER) !== deps.internalToken) return fail(c, new UnauthorizedError({ message: "missing or wrong internal token" }));
     await next();
   });
 
-  app.get("/internal/health", (c) => c.json({ region: deps.region, agents: deps.autoscaler ? "ok" : "none" }));
+  app.get("/internal/health", (c) => c.json({ region: deps.region, ok: true }));
 
   app.post("/internal/calls", async (c) => {
-    const decoded = decodeAt(SubmitInputs, await c.req.json(), "body");
-    if (decoded._tag === "Failure") return c.json({ error: decoded.failure.message, field: decoded.failure.field }, 400);
+    const body = await c.req.json().catch(() => undefined);
+    if (body === undefined) return fail(c, new ValidationError({ field: "body", message: "body is not valid JSON" }));
+    const decoded = decodeAt(SubmitInputs, body, "body");
+    if (decoded._tag === "Failure") return fail(c, decoded.failure);
     const req = decoded.success;
-    const fn = await getFunction(req.functionId);
-    await Effect.runPromise(deps.bus.ensureFunctionQueue(fn.id));
+    const found = await Effect.runPromise(Effect.result(getFunction(req.functionId).pipe(Effect.tap((fn) => deps.bus.ensureFunctionQueue(fn.id)))));
+    if (found._tag === "Failure") return fail(c, found.failure);
+    const fn = found.success;
     const batches = planInputBatches({ callId: req.callId, functionId: fn.id, appId: fn.appId }, req.startIdx,
       req.inputs.map((value) => ({ value, json: JSON.stringify(value) })));
     // Subscribe before publishing, so the watcher sees every event of the call.
@@ -80,7 +85,7 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     if (unplaceable && !unplaceable.startsWith("no agent is connected")) {
       watch?.cancel();
       await publishEvent(req.callId, { type: "cancelled" });
-      return c.json({ error: `cannot run ${fn.appName}.${fn.name}: ${unplaceable}` }, 503);
+      return fail(c, new UnavailableError({ message: `cannot run ${fn.appName}.${fn.name}: ${unplaceable}` }));
     }
     if (!watch) return c.json({ callId: req.callId, accepted: req.inputs.length });
     const progress = await watch.finished;
@@ -94,13 +99,12 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
   app.get("/internal/calls/:id/events", (c) => {
     const callId = c.req.param("id");
     const waitMs = Math.min(Number(c.req.query("waitMs") ?? Limits.maxWaitMs), Limits.maxWaitMs);
-    const skip = new Set((c.req.query("skip") ?? "").split(",").filter(Boolean).map(Number));
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (s) => {
       let done = false;
       let cancelled = false;
       let total: number | undefined;
-      for await (const { fresh, progress } of readCallEvents(deps.bus.js, callId, { waitMs, signal: c.req.raw.signal, skip })) {
+      for await (const { fresh, progress } of readCallEvents(deps.bus.js, callId, { waitMs, signal: c.req.raw.signal })) {
         if (fresh.length > 0) await s.write(outputsLine(fresh));
         done = progress.total !== undefined && progress.outputs.size >= progress.total;
         cancelled = progress.cancelled;
@@ -118,9 +122,9 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
   });
 
   app.get("/internal/bundles/:hash", async (c) => {
-    const bytes = await Effect.runPromise(deps.storage.getBundle(c.req.param("hash")).pipe(Effect.orElseSucceed(() => undefined)));
-    if (!bytes) return c.json({ error: "bundle not found" }, 404);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": "text/javascript" });
+    const bundle = await Effect.runPromise(Effect.result(deps.storage.getBundle(c.req.param("hash"))));
+    if (bundle._tag === "Failure") return fail(c, bundle.failure);
+    return c.body(bundle.success as Uint8Array<ArrayBuffer>, 200, { "content-type": "text/javascript" });
   });
 
   app.post("/internal/apps/:id/stop", async (c) => {

@@ -20,3 +20,6 @@ export const printTable = (headers: ReadonlyArray<string>, rows: ReadonlyArray<R
   process.stdout.write(`${line(headers)}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
 };
+
+/** A function's result as one line of JSON (BigInts as `123n`). */
+export const resultJson = (value: unknown): string => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));

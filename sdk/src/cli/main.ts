@@ -5,7 +5,7 @@ import { FerryClient } from "../client/ferry-client.ts";
 import { removeProfileFor, writeProfile } from "../config/client-config.ts";
 import { FunctionCall } from "../functions/function-call.ts";
 import { startLocalPlatform } from "../platform/local-platform.ts";
-import { cliState, info, printTable, reportError } from "./cli-output.ts";
+import { cliState, info, printTable, reportError, resultJson } from "./cli-output.ts";
 import { deployFile } from "./deploy-file.ts";
 import { runFile } from "./run-command.ts";
 import { streamAppLogs } from "./stream-logs.ts";
@@ -83,7 +83,7 @@ const callGet = Command.make("get", {
   timeout: Flag.Finite("timeout").pipe(Flag.withDescription("Seconds to wait"), Flag.optional),
 }, action(async ({ id, timeout }) => {
   const value = await new FunctionCall(id, await client()).get({ timeout: Option.getOrUndefined(timeout) });
-  process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}\n`);
+  process.stdout.write(`${resultJson(value)}\n`);
 }));
 const callCancel = Command.make("cancel", { id: Argument.String("id") }, action(async ({ id }) => {
   await new FunctionCall(id, await client()).cancel();

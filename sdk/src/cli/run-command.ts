@@ -1,7 +1,7 @@
 import { FerryClient } from "../client/ferry-client.ts";
 import { resolveClientConfig, setClientConfig } from "../config/client-config.ts";
 import { startLocalPlatform, type LocalPlatform } from "../platform/local-platform.ts";
-import { info } from "./cli-output.ts";
+import { info, resultJson } from "./cli-output.ts";
 import { deployFile } from "./deploy-file.ts";
 import { streamAppLogs } from "./stream-logs.ts";
 
@@ -42,7 +42,7 @@ export const runFile = async (target: string, args: ReadonlyArray<string>): Prom
       const fn = deployed.discovered.functions.find((f) => f.name === fnName);
       if (!fn) throw new Error(`app ${app.name} has no function ${fnName} (it has ${deployed.discovered.functions.map((f) => f.name).join(", ")})`);
       const result = await (fn.handle as unknown as { remote: (...a: unknown[]) => Promise<unknown> }).remote(...args.map(parseArg));
-      process.stdout.write(`${typeof result === "string" ? result : JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}\n`);
+      process.stdout.write(`${typeof result === "string" ? result : resultJson(result)}\n`);
     } else {
       const entry = app.localEntrypoint();
       if (!entry) throw new Error(`app ${app.name} has no local entrypoint: add app.local(async () => …), or run one function with ${file}::NAME`);

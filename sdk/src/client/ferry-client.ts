@@ -53,15 +53,15 @@ export class FerryClient {
     });
     if (!res.ok) {
       const text = await res.text();
-      let parsed: { error?: { type?: string; message?: string; field?: string } | string } = {};
+      let parsed: { error?: { type?: string; message?: string; field?: string } } = {};
       try {
         parsed = JSON.parse(text);
       } catch {
-        // not JSON: keep the text
+        // not JSON (a proxy's page, say): report the text
       }
       const e = parsed.error;
-      if (typeof e === "object" && e) throw new FerryApiError(res.status, e.type ?? "Error", e.message ?? text, e.field);
-      throw new FerryApiError(res.status, "Error", typeof e === "string" ? e : text || res.statusText);
+      if (e && typeof e === "object") throw new FerryApiError(res.status, e.type ?? "Error", e.message ?? text, e.field);
+      throw new FerryApiError(res.status, "Error", text || res.statusText);
     }
     return res;
   }

@@ -58,6 +58,7 @@ export async function* mapOverCall<R>(client: FerryClient, functionId: string, a
   let sent = firstInputs.length;
   let total: number | undefined = ahead.done ? sent : undefined;
   let sendError: unknown;
+  const controller = new AbortController();
   const sending = (async () => {
     while (!ahead.done) {
       const inputs = ahead.value;
@@ -68,30 +69,29 @@ export async function* mapOverCall<R>(client: FerryClient, functionId: string, a
     }
   })().catch((e: unknown) => {
     sendError = e;
+    controller.abort();
   });
 
-  const results = new Map<number, WireOutput>();
+  // A redelivered input can finish twice; each index is yielded once.
+  const seen = new Set<number>();
+  const pending = new Map<number, WireOutput>();
   let nextIdx = 0;
-  let seen = 0;
-  const controller = new AbortController();
   let completed = false;
   try {
-    while (total === undefined || seen < total) {
-      if (sendError) throw sendError;
+    while (total === undefined || seen.size < total) {
       const stream = client.streamOutputs(callId, LONG_POLL_MS, controller.signal);
       let step = await stream.next();
       while (!step.done) {
         for (const o of step.value) {
-          if (results.has(o.idx) || o.idx < nextIdx) continue;
-          seen++;
+          if (seen.has(o.idx)) continue;
+          seen.add(o.idx);
           if (!ordered) {
             yield toValue<R>(o, callId, options);
-            results.set(o.idx, o);
             continue;
           }
-          results.set(o.idx, o);
-          for (let r = results.get(nextIdx); r; r = results.get(nextIdx)) {
-            results.delete(nextIdx);
+          pending.set(o.idx, o);
+          for (let r = pending.get(nextIdx); r; r = pending.get(nextIdx)) {
+            pending.delete(nextIdx);
             nextIdx++;
             yield toValue<R>(r, callId, options);
           }
@@ -102,8 +102,9 @@ export async function* mapOverCall<R>(client: FerryClient, functionId: string, a
       if (step.value.total !== undefined) total = step.value.total;
     }
     await sending;
-    if (sendError) throw sendError;
     completed = true;
+  } catch (e) {
+    throw sendError ?? e;
   } finally {
     if (!completed) {
       controller.abort();

@@ -1,0 +1,25 @@
+import type { ApiError } from "./errors.ts";
+
+/** The HTTP status of each error of the API's vocabulary (edge and regions alike). */
+export const statusOf = (e: ApiError): 400 | 401 | 404 | 409 | 413 | 500 | 503 => {
+  switch (e._tag) {
+    case "ValidationError": return 400;
+    case "UnauthorizedError": return 401;
+    case "NotFoundError": return 404;
+    case "ConflictError": return 409;
+    case "PayloadTooLargeError": return 413;
+    case "UnavailableError": return 503;
+    case "StorageError":
+    case "BusError": return 500;
+  }
+};
+
+/**
+ * One error body shape on every HTTP API: `{ error: { type, message, field? } }`.
+ *
+ * @example
+ * ```ts
+ * return c.json(errorBody(e), statusOf(e));
+ * ```
+ */
+export const errorBody = (e: ApiError) => ({ error: { type: e._tag, message: e.message, ...("field" in e ? { field: e.field } : {}) } });
