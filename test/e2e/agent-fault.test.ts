@@ -1,31 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASIC_APP, basicHandles, startTestPlatform, type BasicApp, type TestPlatform } from "../fixtures/platform.ts";
+import { describe, expect, it } from "vitest";
+import { useBasicApp } from "../fixtures/platform.ts";
 
-let t: TestPlatform;
-let fns: BasicApp;
-
-beforeAll(async () => {
-  // No in-process agent: agents here are their own processes, so one can be SIGKILLed.
-  t = await startTestPlatform({ agents: 0 });
-  fns = basicHandles(await t.deploy(BASIC_APP));
-});
-afterAll(() => t?.stop());
+// No in-process agent: agents here are their own processes, so one can be SIGKILLed.
+const ctx = useBasicApp({ agents: 0 });
 
 describe("agent failure", () => {
   it("map returns every output exactly once after its agent is SIGKILLed mid-flight", async () => {
-    const doomed = await t.spawnAgent();
+    const doomed = await ctx.t.spawnAgent();
     const n = 2_000;
     const seen = new Map<number, number>();
     let killed = false;
     let replacement: Promise<unknown> | undefined;
     const results: number[] = [];
-    for await (const y of fns.slowSquare.map(Array.from({ length: n }, (_, i) => i), { orderOutputs: false })) {
+    for await (const y of ctx.fns.slowSquare.map(Array.from({ length: n }, (_, i) => i), { orderOutputs: false })) {
       results.push(y);
       seen.set(y, (seen.get(y) ?? 0) + 1);
       if (!killed && results.length >= 100) {
         killed = true;
         doomed.kill("SIGKILL");
-        replacement = t.spawnAgent();
+        replacement = ctx.t.spawnAgent();
       }
     }
     await replacement;
