@@ -1,11 +1,23 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 /** Largest NATS message: above `Limits.maxMessageBytes` so a full batch always fits. */
 export const NATS_MAX_PAYLOAD = "8MB";
 const READY_TIMEOUT_MS = 15_000;
 const LISTEN_LINE = /Listening for client connections on ([0-9.]+):(\d+)/;
+
+/** Debian installs nats-server in /usr/sbin, which is not on an ordinary user's PATH. */
+const FALLBACK_BINARY = "/usr/sbin/nats-server";
+
+/** `nats-server` from PATH, else Debian's location. */
+export const findNatsServer = (): string => {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
+  }
+  return FALLBACK_BINARY;
+};
 
 export interface RunningNats {
   readonly url: string;
@@ -26,7 +38,7 @@ export const startNatsServer = async (dir: string, opts: { port?: number; binary
     `jetstream { store_dir: "${join(dir, "jetstream")}", max_memory_store: 256MB, max_file_store: 8GB }`,
     "",
   ].join("\n"));
-  const child = spawn(opts.binary ?? "nats-server", ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(opts.binary ?? findNatsServer(), ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise<string>((resolve, reject) => {
     let log = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${READY_TIMEOUT_MS} ms:\n${log}`)), READY_TIMEOUT_MS);
