@@ -414,7 +414,8 @@ describe("startSandbox (real bubblewrap)", () => {
         `]),
       );
       const stdout = collect(sb.stdout);
-      for (let i = 0; i < 400 && hostPidsWithCmdline(sleepArgv).length === 0; i++) await sleep(10);
+      // 'ready' is printed once the child has spawned; wait for it, not merely for the pid to show.
+      await new Promise<void>((resolve) => sb.stdout.once("data", () => resolve()));
       const before = hostPidsWithCmdline(sleepArgv);
       expect(before).toHaveLength(1);
       sb.kill();
