@@ -2,6 +2,7 @@
 const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string>): Promise<void> }>> = {
   latency: () => import("./latency.ts"),
   map: () => import("./map.ts"),
+  placement: () => import("./placement.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -9,6 +9,7 @@ import { RegionClient } from "./regions/region-client.ts";
 import { appRoutes } from "./routes/app-routes.ts";
 import { callRoutes } from "./routes/call-routes.ts";
 import { tokenRoutes } from "./routes/token-routes.ts";
+import { usageRoutes } from "./routes/usage-routes.ts";
 
 const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes: number) => bodyLimit({
   maxSize: maxBytes,
@@ -38,6 +39,7 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   app.route("/v1/tokens", tokenRoutes(deps));
   app.route("/v1/apps", appRoutes(deps, regions));
   app.route("/v1", callRoutes(deps, regions));
+  app.route("/v1", usageRoutes(deps, regions));
   app.notFound((c) => c.json({ error: { type: "NotFoundError", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((err, c) => c.json({ error: { type: "InternalError", message: err.message } }, 500));
   return app;

@@ -251,7 +251,7 @@ describe("deploy, list and lookup", () => {
   it("GET /v1/functions/lookup finds the function by app and name", async () => {
     const r = await api("GET", "/v1/functions/lookup?app=listed&name=f", { token: tokenA });
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ id: fnId, name: "f", app: { id: appId, name: "listed" } });
+    expect(r.json).toEqual({ id: fnId, name: "f", app: { id: appId, name: "listed" }, options: {} });
   });
 
   it("lookup of a function the app does not have gets 404", async () => {

@@ -10,6 +10,9 @@ import { Container, type SandboxProcess } from "./containers/container.ts";
 import { RegionLink } from "./region-link/region-link.ts";
 import { buildRunner } from "./runner/build-runner.ts";
 import { defaultNodeImageBinds, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
+import { ColdStartEstimate, composeBid } from "./inventory/compose-bid.ts";
+import { InsufficientCapacityError, ResourceLedger } from "./inventory/gpu-allocator.ts";
+import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
 const RUNNER_DIR_IN_SANDBOX = "/opt/ferry/runner";
@@ -29,7 +32,27 @@ export interface AgentOptions {
   /** Capacity this agent offers; defaults to the machine's cores and memory. */
   readonly cpu?: number;
   readonly memoryMiB?: number;
+  /** The node's GPUs: detected with nvidia-smi, or simulated (`--gpus H100:8`). Default none. */
+  readonly gpus?: GpuInventory;
+  /** Where the node runs in its cloud, and its RDMA fabric (agents on one fabric can form clusters). */
+  readonly cloudRegion?: string;
+  readonly zone?: string;
+  readonly fabric?: string;
+  /** The node's list price, USD per hour, and instance type (from its cloud's price list). */
+  readonly pricePerHour?: number;
+  readonly instanceType?: string;
+  /** Set by a capacity provider that started this node. */
+  readonly providerNodeId?: string;
+  /**
+   * Fault injection for tests, named as such: a node that registers and bids on all its GPUs but
+   * can really use only the first `usableGpus` (a lying agent).
+   */
+  readonly faults?: { readonly usableGpus?: number };
 }
+
+/** Local nodes' list price when none is given: Ferry's per-core and per-GiB hourly rates. */
+export const LOCAL_PRICE_PER_CORE_HOUR = 0.047;
+export const LOCAL_PRICE_PER_GIB_HOUR = 0.008;
 
 export interface RunningAgent {
   readonly agentId: string;
@@ -60,13 +83,20 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const nodeDir = dirname(realpathSync(process.execPath));
   const image = defaultNodeImageBinds(nodeDir, { generatedDir: join(opts.stateDir, "image-etc") });
   const containers = new Map<string, Container>();
+  const cpu = opts.cpu ?? cpus().length;
+  const memoryMiB = opts.memoryMiB ?? Math.floor(totalmem() / 1024 / 1024);
+  const gpus = opts.gpus ?? { devices: [], simulated: false };
+  const usable = gpus.devices.slice(0, opts.faults?.usableGpus ?? gpus.devices.length).map((d) => d.index);
+  const ledger = new ResourceLedger({ cpu, memoryMiB, gpuIndices: usable });
+  const pricePerHour = opts.pricePerHour ?? (cpu * LOCAL_PRICE_PER_CORE_HOUR + (memoryMiB / 1024) * LOCAL_PRICE_PER_GIB_HOUR);
+  const coldStart = new ColdStartEstimate();
   const cancelled = new Map<string, number>();
 
   const cancelSub = nc.subscribe(Subjects.cancel, {
     callback: (_err, msg) => {
       const callId = msg.string();
       cancelled.set(callId, Date.now());
-      for (const c of containers.values()) if (c.runningCall() === callId) c.cancelRunning();
+      for (const c of containers.values()) if (c.runningCalls().includes(callId)) c.cancelCall(callId);
     },
   });
   const pruneCancelled = setInterval(() => {
@@ -75,6 +105,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
 
   const startContainerSandbox = async (cmd: StartContainer, options: ResolvedFunctionOptions): Promise<{ sandbox: SandboxProcess; bundleInSandbox: string }> => {
     const bundlePath = await bundles.get(cmd.bundleHash, cmd.bundleUrl);
+    const granted = cmd.gpuIndices.map((i) => gpus.devices[i]);
+    const visible = cmd.gpuIndices.join(",");
     const sandbox = startSandbox({
       id: cmd.containerId,
       rootfs: image,
@@ -88,9 +120,13 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
         FERRY_REGION: opts.region,
         FERRY_CLOUD: opts.cloud,
         FERRY_CONTAINER_ID: cmd.containerId,
-        FERRY_GPU: "",
+        FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
+        ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
         NODE_ENV: "production",
+        ...cmd.env,
       },
+      // On a real GPU node the container sees only its own GPUs' device nodes.
+      devices: gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
       cwd: APP_DIR_IN_SANDBOX,
       argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${RUNNER_DIR_IN_SANDBOX}/runner.mjs`],
       network: "none",
@@ -104,28 +140,63 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const report = (r: ContainerReport) => link?.send({ body: "container", container: r });
 
   const onCommand = (command: RegionCommand) => {
-    if (command.body === "start") {
+    if (command.body === "callForBids") {
+      const warm = new Set<string>();
+      for (const c of containers.values()) if (c.state === "running" && !c.busy) warm.add(c.functionId);
+      link?.send({
+        body: "bid",
+        bid: composeBid(command.callForBids, {
+          pricePerHour,
+          // A lying node (fault injection) offers every GPU it registered, usable or not.
+          free: opts.faults?.usableGpus === undefined ? ledger.free() : { ...ledger.free(), gpuIndices: gpus.devices.map((d) => d.index).filter((i) => !claimedGpus().has(i)) },
+          runningContainers: containers.size,
+          coldStartMs: coldStart.ms,
+          warmFunctions: warm,
+          cachedBundles: bundles.cached,
+        }),
+      });
+    } else if (command.body === "start") {
       const cmd = command.start;
+      try {
+        ledger.claim(cmd.containerId, { cpu: cmd.cpu, memoryMiB: cmd.memoryMib, gpuIndices: cmd.gpuIndices });
+      } catch (e) {
+        if (!(e instanceof InsufficientCapacityError)) throw e;
+        report({ containerId: cmd.containerId, functionId: cmd.functionId, state: "failed", reason: e.message });
+        return;
+      }
+      const startedAt = Date.now();
       const container = new Container(cmd, {
         js,
         startSandbox: startContainerSandbox,
         isCancelled: (callId) => cancelled.has(callId),
-        report: (state, reason) => report({ containerId: cmd.containerId, functionId: cmd.functionId, state, reason }),
+        report: (state, reason) => {
+          if (state === "running") coldStart.observe(Date.now() - startedAt);
+          report({ containerId: cmd.containerId, functionId: cmd.functionId, state, reason });
+        },
         log: (stream, line, inputId) => {
           const entry: LogLine = { ts: Date.now(), appId: cmd.appId, functionName: cmd.functionName, containerId: cmd.containerId, inputId, stream, line };
           nc.publish(Subjects.logs(cmd.appId), JSON.stringify(entry));
         },
       });
       containers.set(cmd.containerId, container);
-      void container.run().finally(() => containers.delete(cmd.containerId));
+      void container.run().finally(() => {
+        containers.delete(cmd.containerId);
+        ledger.release(cmd.containerId);
+      });
     } else if (command.body === "stop") {
       containers.get(command.stop.containerId)?.stop();
     }
   };
 
+  const claimedGpus = () => {
+    const free = new Set(ledger.free().gpuIndices);
+    return new Set(usable.filter((i) => !free.has(i)));
+  };
   link = new RegionLink(opts.regionAddress, {
     agentId, region: opts.region, cloud: opts.cloud, version: "0.1.0",
-    capacity: { cpu: opts.cpu ?? cpus().length, memoryMib: opts.memoryMiB ?? Math.floor(totalmem() / 1024 / 1024), gpus: [] },
+    capacity: { cpu, memoryMib: memoryMiB, gpus: gpus.devices.map((d) => d.type) },
+    cloudRegion: opts.cloudRegion ?? "", zone: opts.zone ?? "", fabric: opts.fabric ?? "",
+    pricePerHour, instanceType: opts.instanceType ?? "", simulatedGpus: gpus.simulated, providerNodeId: opts.providerNodeId ?? "",
   }, onCommand);
   const heartbeat = setInterval(() => {
     link?.send({

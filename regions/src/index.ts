@@ -4,3 +4,7 @@ export * from "./scheduler/plan-scale.ts";
 export * from "./scheduler/place-container.ts";
 export * from "./calls/enqueue-inputs.ts";
 export * from "./agents/agent-control-server.ts";
+export * from "./broker/providers/index.ts";
+export * from "./broker/provisioner.ts";
+export * from "./broker/gpu-market.ts";
+export * from "./catalog/load-gpu-catalog.ts";

@@ -1,9 +1,15 @@
-import { Bus, Storage } from "@ferry/core";
+import { Bus, Storage, UsageStore } from "@ferry/core";
 import { connectNats, listenHttp, openLibsql } from "@ferry/core/node";
 import { Effect, Layer } from "effect";
 import { startAgentControlServer } from "./agents/agent-control-server.ts";
 import { Fleet } from "./agents/fleet.ts";
 import { Autoscaler } from "./autoscaler/autoscaler.ts";
+import { Broker } from "./broker/broker.ts";
+import { Reputation } from "./broker/reputation.ts";
+import { Meter } from "./metering/meter.ts";
+import { gpuMarket } from "./broker/gpu-market.ts";
+import { Provisioner } from "./broker/provisioner.ts";
+import type { CapacityProvider } from "./broker/providers/capacity-provider.ts";
 import { makeRegionApi } from "./http/internal-api.ts";
 
 /** How often a region refreshes its record in the platform state. */
@@ -18,6 +24,12 @@ export interface RegionServerOptions {
   readonly natsUrl: string;
   readonly databaseUrl: string;
   readonly internalToken: string;
+  /** Capacity providers the broker may provision nodes from when no agent can serve. */
+  readonly providers?: ReadonlyArray<CapacityProvider>;
+  /** A provisioned node without containers this long is terminated (default `DEFAULT_NODE_IDLE_WINDOW_MS`). */
+  readonly nodeIdleWindowMs?: number;
+  /** Where the region writes one line per notable event (provisioning, stock-outs). */
+  readonly log?: (line: string) => void;
 }
 
 export interface RunningRegion {
@@ -48,11 +60,23 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   const grpcServer = await startAgentControlServer({ host: opts.host, port: opts.grpcPort, region: opts.region, fleet });
 
   let httpUrl = "";
-  const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, get bundleUrl() { return httpUrl; } });
-  const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler });
+  const reputation = new Reputation();
+  // A start that fails for want of the capacity its agent bid is a lie (or a stale view): its
+  // bids count for less until it recovers.
+  fleet.containerGoneListeners.push((c, reason) => {
+    if (reason.startsWith("insufficient capacity")) reputation.penalize(c.agentId);
+  });
+  const meter = new Meter({ region: opts.region, fleet, usage: UsageStore.fromStorage(storage) });
+  const broker = new Broker({ fleet, reputation, bundleUrl: () => httpUrl });
+  const provisioner = new Provisioner({ providers: opts.providers ?? [], fleet, idleWindowMs: opts.nodeIdleWindowMs, log: opts.log });
+  const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, broker, provisioner });
+  const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler,
+    market: () => gpuMarket(fleet, opts.providers ?? [], reputation) });
   const http = await listenHttp(api.fetch, opts.host, opts.httpPort);
   httpUrl = http.url;
   autoscaler.start();
+  meter.start();
+  provisioner.start();
   await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
   // The record is the region's liveness as the edge sees it: refreshed while up, removed on close.
   const liveness = setInterval(() => void Effect.runPromise(storage.upsertRegion(opts.region, httpUrl)).catch(() => undefined), REGION_REFRESH_MS);
@@ -65,6 +89,8 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
       clearInterval(liveness);
       await Effect.runPromise(storage.removeRegion(opts.region, httpUrl)).catch(() => undefined);
       autoscaler.stop();
+      await meter.stop();
+      await provisioner.stop();
       await grpcServer.close();
       await http.close();
       await nc.drain().catch(() => undefined);

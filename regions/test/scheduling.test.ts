@@ -249,3 +249,11 @@ describe("planInputBatches", () => {
     expect(batches.flatMap((b) => b.inputs.map((q) => q.idx))).toEqual(values.map((_, i) => i));
   });
 });
+
+describe("containersToStart with concurrent inputs", () => {
+  it("starts one container per maxInputs outstanding messages, rounding up", () => {
+    expect(containersToStart(load({ outstandingBatches: 4, messagesPerContainer: 4 }))).toBe(1);
+    expect(containersToStart(load({ outstandingBatches: 5, messagesPerContainer: 4 }))).toBe(2);
+    expect(containersToStart(load({ outstandingBatches: 5, messagesPerContainer: 4, liveContainers: 2 }))).toBe(0);
+  });
+});

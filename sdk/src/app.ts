@@ -1,4 +1,4 @@
-import { FerryFunction } from "./functions/function-handle.ts";
+import { FerryFunction, type BatchedFunctionOptions } from "./functions/function-handle.ts";
 import type { FunctionOptions } from "./functions/function-options.ts";
 
 /** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
@@ -35,9 +35,18 @@ export class App {
     this.options = options;
   }
 
-  /** Wrap `fn` as a Ferry function of this app; its name is its export name unless `options.name`. */
-  function<A extends unknown[], R>(options: FunctionOptions, fn: (...args: A) => R | Promise<R>): FerryFunction<A, Awaited<R>> {
-    const handle = new FerryFunction<A, Awaited<R>>(this.name, options, fn as (...args: A) => Awaited<R>);
+  /**
+   * Wrap `fn` as a Ferry function of this app; its name is its export name unless `options.name`.
+   * With `options.batch`, `fn` takes a list of inputs and returns one output per input, while
+   * callers still pass one input and get one output: `app.function({ batch: { maxBatchSize: 8,
+   * waitMs: 50 } }, async (xs: string[]) => embed(xs))` gives `.remote(x: string)`.
+   */
+  function<X, Y>(options: BatchedFunctionOptions, fn: (inputs: X[]) => Y[] | Promise<Y[]>): FerryFunction<[X], Y>;
+  function<A extends unknown[], R>(options: FunctionOptions, fn: (...args: A) => R | Promise<R>): FerryFunction<A, Awaited<R>>;
+  function(options: FunctionOptions | BatchedFunctionOptions, fn: (...args: never[]) => unknown): unknown {
+    const handle = "batch" in options && options.batch
+      ? FerryFunction.batched(this.name, options, fn as (inputs: unknown[]) => unknown[])
+      : new FerryFunction(this.name, options, fn);
     this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
     return handle;
   }

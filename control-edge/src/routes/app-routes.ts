@@ -5,6 +5,7 @@ import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
 import type { RegionClient } from "../regions/region-client.ts";
+import { checkPlacementOptions } from "./check-placement-options.ts";
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => {
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
@@ -50,9 +51,11 @@ export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<Edg
     if (body._tag === "Failure") return errorResponse(c, new ValidationError({ field: "body", message: body.failure }));
     const decoded = decodeAt(DeployRequest, body.success, "body");
     if (decoded._tag === "Failure") return errorResponse(c, decoded.failure);
-    const req = decoded.success;
     const ws = c.get("workspaceId");
     return runApi(c, Effect.gen(function*() {
+      const wantsRegion = decoded.success.functions.some((f) => f.options.region !== undefined);
+      const known = wantsRegion ? (yield* regions.regions()).map((r) => r.name) : [];
+      const req = yield* checkPlacementOptions(decoded.success, known);
       const bytes = yield* checkDeploy(req);
       const hash = yield* Effect.promise(() => sha256Hex(bytes));
       yield* deps.storage.putBundle(hash, bytes);

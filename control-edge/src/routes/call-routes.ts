@@ -67,7 +67,7 @@ export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   return new Hono<EdgeEnv>()
     .get("/functions/lookup", (c) => runApi(c,
       deps.storage.lookupFunction(c.get("workspaceId"), c.req.query("app") ?? "", c.req.query("name") ?? "", c.req.query("environment")),
-      (fn) => c.json({ id: fn.id, name: fn.name, app: { id: fn.appId, name: fn.appName } })))
+      (fn) => c.json({ id: fn.id, name: fn.name, app: { id: fn.appId, name: fn.appName }, options: fn.options })))
     .post("/functions/:id/calls", async (c) => {
       const body = await readJson(c);
       if (body._tag === "Failure") return errorResponse(c, new ValidationError({ field: "body", message: body.failure }));

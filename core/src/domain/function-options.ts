@@ -16,6 +16,12 @@ const GpuRequest = Schema.String.check(
   Schema.isPattern(/^(any|[A-Za-z0-9][A-Za-z0-9-]*)(:[1-9][0-9]?)?$/, { message: "expected a GPU like \"H100\", \"A100-80GB:2\" or \"any\"" }),
 );
 
+/** `batch`: the function takes a list of inputs and returns one output per input, in order. */
+const BatchOptions = Schema.Struct({
+  maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Limits.maxBatchSize })),
+  waitMs: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxBatchWaitMs })),
+});
+
 const StringOrList = Schema.Union([Schema.String, Schema.Array(Schema.String)]);
 
 /**
@@ -37,6 +43,7 @@ export const FunctionOptions = Schema.Struct({
   scaledownWindow: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: Limits.maxScaledownWindowS }))),
   maxInputs: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))),
   network: Schema.optional(Schema.Literals(["outbound", "none"])),
+  batch: Schema.optional(BatchOptions),
 });
 export type FunctionOptions = typeof FunctionOptions.Type;
 
@@ -56,6 +63,8 @@ export interface ResolvedFunctionOptions {
   readonly scaledownWindowS: number;
   readonly maxInputs: number;
   readonly network: "outbound" | "none";
+  /** Dynamic batching; `maxInputs` then counts concurrent batches. */
+  readonly batch?: { readonly maxBatchSize: number; readonly waitMs: number };
 }
 
 /** Defaults for options a function leaves out (Modal's, where Modal has one). */
@@ -101,6 +110,7 @@ export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOpti
     scaledownWindowS: o.scaledownWindow ?? Limits.defaultScaledownWindowS,
     maxInputs: o.maxInputs ?? 1,
     network: o.network ?? "outbound",
+    ...(o.batch ? { batch: { maxBatchSize: o.batch.maxBatchSize, waitMs: o.batch.waitMs } } : {}),
   };
 };
 

@@ -40,6 +40,10 @@ export const Limits = {
   logRetentionS: 7 * 24 * 3600,
   /** Longest log line kept; longer lines are cut and marked. */
   maxLogLineBytes: 16 * 1024,
+  /** `batch.maxBatchSize` option: most inputs a batched function receives in one call. */
+  maxBatchSize: 1_000,
+  /** `batch.waitMs` option: longest a container waits, from a batch's first input, for it to fill. */
+  maxBatchWaitMs: 60_000,
   /** Names of apps, functions and tokens. */
   namePattern: /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/,
 } as const;

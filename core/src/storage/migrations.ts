@@ -32,4 +32,18 @@ export const Migrations: ReadonlyArray<{ readonly version: number; readonly name
     // A function dropped by a redeploy keeps its row (its calls point at it) but is marked removed.
     sql: [`ALTER TABLE functions ADD COLUMN removed_at INTEGER`],
   },
+  {
+    version: 3,
+    name: "usage",
+    // One row per metered interval of one container: its resources and what they cost then.
+    sql: [
+      `CREATE TABLE usage (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, app_id TEXT NOT NULL, app_name TEXT NOT NULL,
+        function_id TEXT NOT NULL, function_name TEXT NOT NULL, container_id TEXT NOT NULL, agent_id TEXT NOT NULL,
+        region TEXT NOT NULL, cloud TEXT NOT NULL, gpu_type TEXT NOT NULL, gpu_count INTEGER NOT NULL,
+        cpu REAL NOT NULL, memory_mib INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+        price_per_second REAL NOT NULL, cost_usd REAL NOT NULL)`,
+      `CREATE INDEX usage_workspace_time ON usage(workspace_id, end_ms)`,
+    ],
+  },
 ];

@@ -10,6 +10,8 @@ export class BundleCache {
   private readonly dir: string;
   private readonly inflight = new Map<string, Promise<string>>();
   private readonly internalToken: string;
+  /** Bundles known to be on disk: they start without a fetch (bids say so). */
+  readonly cached = new Set<string>();
 
   constructor(dir: string, internalToken: string) {
     this.dir = dir;
@@ -22,7 +24,7 @@ export class BundleCache {
     if (existing) return existing;
     const p = this.fetchOnce(hash, regionUrl);
     this.inflight.set(hash, p);
-    p.catch(() => this.inflight.delete(hash));
+    p.then(() => this.cached.add(hash), () => this.inflight.delete(hash));
     return p;
   }
 

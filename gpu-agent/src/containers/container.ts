@@ -1,18 +1,17 @@
 import type { Duplex, Readable } from "node:stream";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { InputBatch, inputIdOf, INPUT_ACK_WAIT_MS, Streams, Subjects, type OutputItem, type QueuedInput, type ResolvedFunctionOptions } from "@ferry/core";
+import { InputBatch, inputIdOf, Streams, type QueuedInput, type ResolvedFunctionOptions } from "@ferry/core";
 import type { StartContainer } from "@ferry/core/node";
 import { Schema } from "effect";
 import { lineSplitter } from "../runner/runner-protocol.ts";
-import { decideAttempt, type AttemptEnd } from "./batch-outcome.ts";
 import { crashError, timeoutError } from "./container-errors.ts";
-import { AppLoadError, RunnerConnection } from "./runner-connection.ts";
+import { InputCollector } from "./input-collector.ts";
+import { MessageWork, type InputEnd } from "./message-work.ts";
+import { AppLoadError, RunnerConnection, type RunnerResult } from "./runner-connection.ts";
 
 /** Longest a container may take from sandbox start to its function loaded. */
 export const LOAD_TIMEOUT_MS = 30_000;
-/** Outputs are published in groups: at most this long after the first waiting one. */
-const OUTPUT_FLUSH_MS = 5;
-const PROGRESS_EVERY_MS = INPUT_ACK_WAIT_MS / 3;
+/** Longest one pull waits for a message, so a stop (eviction, app stopped) takes effect within about a second. */
 const IDLE_PULL_MS = 1_000;
 
 const decodeBatch = Schema.decodeUnknownSync(InputBatch);
@@ -35,27 +34,44 @@ export interface ContainerDeps {
   readonly log: (stream: "stdout" | "stderr" | "system", line: string, inputId?: string) => void;
 }
 
-/** Why a batch could not finish in this container. */
+/** Why the container's inputs could not finish in it. */
 class ContainerGone extends Error {
-  readonly kind: "timeout" | "crash" | "cancelled" | "stopped";
-  constructor(kind: "timeout" | "crash" | "cancelled" | "stopped", detail: string) {
+  readonly kind: "timeout" | "crash" | "cancelled";
+  /** With `timeout`: the inputs that outran the function's timeout. */
+  readonly timedOut: ReadonlySet<string>;
+  constructor(kind: "timeout" | "crash" | "cancelled", detail: string, timedOut: ReadonlyArray<string> = []) {
     super(detail);
     this.kind = kind;
+    this.timedOut = new Set(timedOut);
   }
 }
 
+/** One input held by the container: waiting for a dispatch, or running in one. */
+interface HeldInput {
+  readonly work: MessageWork;
+  readonly input: QueuedInput;
+  readonly callId: string;
+  readonly inputId: string;
+}
+
 /**
- * One container: a sandbox running the runner for one function. It takes input batches from the
- * function's work queue one at a time, runs their inputs (up to `maxInputs` at once), publishes
- * outputs, retries failures per the function's policy, and stops itself after `scaledownWindow`
- * without work.
+ * One container: a sandbox running the runner for one function. It pulls input messages from
+ * the function's work queue while it has room, runs up to `maxInputs` inputs at once across
+ * messages and calls (for a batched function: up to `maxInputs` batches of up to
+ * `batch.maxBatchSize` inputs, each sent once `batch.waitMs` has passed since its first input
+ * arrived or once full), publishes each message's outputs and retries failures per the
+ * function's policy, and stops itself after `scaledownWindow` without inputs.
+ *
+ * Timeouts are per input (per batch for a batched function), but an input that outruns its
+ * timeout kills the container: the other inputs then in flight end with a `ContainerCrashError`
+ * and fail or retry per the retry policy. Cancelling a call drops its waiting inputs; if any of
+ * its inputs is running, the container is killed and the other calls' running inputs go back to
+ * the queue at the same attempt, so they still complete elsewhere.
  */
 export class Container {
   readonly id: string;
   readonly functionId: string;
   state: "starting" | "running" | "stopped" = "starting";
-  /** Working on a batch (an idle container may be evicted to make room for others). */
-  busy = false;
   private sandbox: SandboxProcess | undefined;
   private runner: RunnerConnection | undefined;
   private stopping = false;
@@ -64,7 +80,15 @@ export class Container {
   private readonly options: ResolvedFunctionOptions;
   private readonly command: StartContainer;
   private readonly deps: ContainerDeps;
-  private currentCallId: string | undefined;
+  /** Inputs taken from the queue and not yet settled, waiting or running. */
+  private held = 0;
+  private idleSince = Date.now();
+  private readonly waiting: InputCollector<HeldInput>;
+  private readonly running = new Set<ReadonlyArray<HeldInput>>();
+  private readonly unfinishedMessages = new Set<Promise<void>>();
+  private readonly cancelledCalls = new Set<string>();
+  private dispatchTimer: ReturnType<typeof setTimeout> | undefined;
+  private onChange: () => void = () => {};
 
   constructor(command: StartContainer, deps: ContainerDeps) {
     this.command = command;
@@ -72,6 +96,12 @@ export class Container {
     this.id = command.containerId;
     this.functionId = command.functionId;
     this.options = JSON.parse(command.optionsJson) as ResolvedFunctionOptions;
+    this.waiting = new InputCollector({ maxSize: this.options.batch?.maxBatchSize ?? 1, waitMs: this.options.batch?.waitMs ?? 0 });
+  }
+
+  /** Whether any input is in hand (an idle container may be evicted to make room for others). */
+  get busy(): boolean {
+    return this.held > 0;
   }
 
   /** Start the sandbox, load the function, then serve inputs until stopped or idle. */
@@ -98,52 +128,182 @@ export class Container {
     this.state = "running";
     this.deps.report("running", "");
     const consumer = await this.deps.js.consumers.get(Streams.functionQueue(this.command.functionId), Streams.workersConsumer);
-    let idleSince = Date.now();
-    let reason = "scaled down after idle window";
-    while (!this.stopping && !this.gone) {
-      const idleLeft = this.options.scaledownWindowS * 1000 - (Date.now() - idleSince);
-      if (idleLeft <= 0) break;
-      // Short pulls, so a stop (eviction, app stopped) takes effect within about a second.
-      const msg = await nextMessage(consumer, Math.min(Math.max(idleLeft, 1000), IDLE_PULL_MS));
-      if (!msg) continue;
-      this.busy = true;
-      await this.processBatch(msg);
-      this.busy = false;
-      idleSince = Date.now();
-    }
-    if (this.gone) reason = `${this.gone.kind}: ${this.gone.message}`;
-    else if (this.stopping) reason = "stopped";
+    await this.pullWhileRoom(consumer);
+    // What is in hand finishes: a stop lets running inputs complete; a gone container fails or requeues them.
+    while (this.held > 0) await this.nextChange();
+    await Promise.all(this.unfinishedMessages);
+    const reason = this.gone ? `${this.gone.kind}: ${this.gone.message}` : this.stopping ? "stopped" : "scaled down after idle window";
     await this.shutdown();
     this.deps.report("stopped", reason);
   }
 
-  /** Ask the container to stop after its current batch (app stopped, region asked). */
+  /** Ask the container to stop once the inputs in hand are done (app stopped, region asked). */
   stop(): void {
     this.stopping = true;
+    this.changed();
   }
 
   /** Kill now: the agent is going away. */
   kill(): void {
-    this.stopping = true;
+    this.stop();
     this.sandbox?.kill("SIGKILL");
   }
 
-  /** The call whose inputs are running here, if any: for cancellation. */
-  runningCall(): string | undefined {
-    return this.currentCallId;
+  /** The calls with inputs in hand here, waiting or running: for cancellation. */
+  runningCalls(): ReadonlyArray<string> {
+    const held = [...this.waiting.items(), ...[...this.running].flat()];
+    return [...new Set(held.map((h) => h.callId))];
   }
 
-  cancelRunning(): void {
-    this.markGone(new ContainerGone("cancelled", "call cancelled"));
+  /**
+   * Cancel a call's inputs here: waiting ones are dropped; a running one can only be stopped by
+   * killing the sandbox, whose other running inputs then go back to the queue at the same attempt.
+   */
+  cancelCall(callId: string): void {
+    this.cancelledCalls.add(callId);
+    for (const h of this.waiting.removeWhere((w) => w.callId === callId)) this.settle(h, { kind: "interrupted" });
+    const running = [...this.running].some((group) => group.some((h) => h.callId === callId));
+    if (!running) return;
+    this.markGone(new ContainerGone("cancelled", `call ${callId} cancelled`));
     this.sandbox?.kill("SIGKILL");
+  }
+
+  /** Pull messages while there is room for more inputs, until stopped, gone or idle too long. */
+  private async pullWhileRoom(consumer: Consumer): Promise<void> {
+    const room = this.options.maxInputs * (this.options.batch?.maxBatchSize ?? 1);
+    this.idleSince = Date.now();
+    while (!this.stopping && !this.gone) {
+      if (this.held >= room) {
+        await this.nextChange();
+        continue;
+      }
+      if (this.held === 0 && Date.now() - this.idleSince >= this.options.scaledownWindowS * 1000) return;
+      const msg = await nextMessage(consumer, IDLE_PULL_MS);
+      if (msg) this.admit(msg);
+    }
+  }
+
+  /** Take a message's inputs in hand, unless it is malformed, cancelled or not due yet. */
+  private admit(msg: JsMsg): void {
+    let batch: InputBatch;
+    try {
+      batch = decodeBatch(msg.json());
+    } catch (e) {
+      this.deps.log("system", `dropped a malformed input message: ${(e as Error).message}`);
+      msg.term();
+      return;
+    }
+    if (this.isCancelled(batch.callId)) {
+      msg.ack();
+      return;
+    }
+    const now = Date.now();
+    const notBefore = Math.max(...batch.inputs.map((i) => i.notBefore ?? 0));
+    if (notBefore > now) {
+      msg.nak(notBefore - now);
+      return;
+    }
+    const work = new MessageWork(msg, batch, {
+      js: this.deps.js, options: this.options, isCancelled: (callId) => this.isCancelled(callId), log: (line) => this.deps.log("system", line),
+    });
+    this.unfinishedMessages.add(work.done);
+    void work.done.then(() => this.unfinishedMessages.delete(work.done));
+    this.held += batch.inputs.length;
+    for (const input of batch.inputs) this.waiting.add({ work, input, callId: batch.callId, inputId: inputIdOf(batch.callId, input.idx) }, now);
+    this.dispatchReady();
+  }
+
+  /** Send every ready group while dispatch slots are free; wake again when the next group is due. */
+  private dispatchReady(): void {
+    clearTimeout(this.dispatchTimer);
+    this.dispatchTimer = undefined;
+    if (this.gone) {
+      for (const h of this.waiting.drain()) this.settle(h, { kind: "interrupted" });
+      return;
+    }
+    while (this.running.size < this.options.maxInputs) {
+      const group = this.waiting.take(Date.now());
+      if (!group) break;
+      void this.dispatch(group);
+    }
+    const at = this.running.size < this.options.maxInputs ? this.waiting.readyAt() : undefined;
+    if (at !== undefined) this.dispatchTimer = setTimeout(() => this.dispatchReady(), Math.max(0, at - Date.now()));
+  }
+
+  private async dispatch(group: ReadonlyArray<HeldInput>): Promise<void> {
+    const live = group.filter((h) => !this.isCancelled(h.callId));
+    for (const h of group) if (!live.includes(h)) this.settle(h, { kind: "interrupted" });
+    if (live.length === 0) return;
+    this.running.add(live);
+    const ends = await this.attempt(live).catch((e: unknown) => live.map((h): InputEnd => ({ kind: "crash", error: crashError(h.inputId, `the agent could not run it: ${(e as Error).message}`) })));
+    this.running.delete(live);
+    live.forEach((h, i) => this.settle(h, ends[i]!));
+    this.dispatchReady();
+  }
+
+  private settle(h: HeldInput, end: InputEnd): void {
+    h.work.settle(h.input, end);
+    this.held--;
+    if (this.held === 0) this.idleSince = Date.now();
+    this.changed();
+  }
+
+  /** Run one group (one input, or one batch) in the runner, racing its timeout and the container's end. */
+  private async attempt(group: ReadonlyArray<HeldInput>): Promise<InputEnd[]> {
+    if (this.gone || !this.runner) return group.map(() => ({ kind: "interrupted" }));
+    const ids = group.map((h) => h.inputId);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<InputEnd[]>((resolve) => {
+      timer = setTimeout(() => {
+        this.markGone(new ContainerGone("timeout", `input ${ids[0]} exceeded the function's timeout of ${this.options.timeoutS}s`, ids));
+        this.sandbox?.kill("SIGKILL");
+        resolve(ids.map((id) => ({ kind: "timeout", error: timeoutError(this.options.timeoutS, id) })));
+      }, this.options.timeoutS * 1000);
+    });
+    const goneWatch = this.whenGone();
+    const gone = goneWatch.gone.then((g) => group.map((h) => this.endWhenGone(g, h)));
+    const results: Promise<RunnerResult[]> = this.options.batch
+      ? this.runner.runBatch(ids, group.map((h) => h.input.args))
+      : this.runner.run(ids[0]!, group[0]!.input.args).then((r) => [r]);
+    const ran = results.then((rs) => rs.map((r): InputEnd => r.ok ? { kind: "ok", value: r.value } : { kind: "error", error: r.error }));
+    try {
+      return await Promise.race([ran, timedOut, gone]);
+    } finally {
+      clearTimeout(timer);
+      goneWatch.release();
+    }
+  }
+
+  /** How a running input ends when the container goes away under it. */
+  private endWhenGone(g: ContainerGone, h: HeldInput): InputEnd {
+    if (g.kind === "cancelled") return { kind: "interrupted" };
+    if (g.timedOut.has(h.inputId)) return { kind: "timeout", error: timeoutError(this.options.timeoutS, h.inputId) };
+    const detail = g.kind === "timeout" ? `it was killed because ${g.message}` : g.message;
+    return { kind: "crash", error: crashError(h.inputId, detail) };
+  }
+
+  private isCancelled(callId: string): boolean {
+    return this.cancelledCalls.has(callId) || this.deps.isCancelled(callId);
   }
 
   private async shutdown(): Promise<void> {
+    clearTimeout(this.dispatchTimer);
     this.state = "stopped";
     if (!this.sandbox) return;
     this.runner?.shutdown();
     await Promise.race([this.sandbox.exited, delay(2_000)]);
     this.sandbox.kill("SIGKILL");
+  }
+
+  /** Resolves on the next settled input, stop or end of the container. */
+  private nextChange(): Promise<void> {
+    return new Promise((r) => (this.onChange = r));
+  }
+
+  private changed(): void {
+    const wake = this.onChange;
+    this.onChange = () => {};
+    wake();
   }
 
   /** Resolves when the container is gone; `release` drops the waiter (one per input otherwise piles up). */
@@ -160,6 +320,8 @@ export class Container {
     this.gone = e;
     for (const w of this.goneWaiters) w(e);
     this.goneWaiters.clear();
+    this.dispatchReady();
+    this.changed();
   }
 
   private pipeLogs(sandbox: SandboxProcess): void {
@@ -183,143 +345,11 @@ export class Container {
     const msg = await nextMessage(consumer, 1_000);
     if (!msg) return;
     const batch = decodeBatch(msg.json());
-    const outputs = new OutputPublisher(this.deps.js, batch.callId);
-    const requeue: QueuedInput[] = [];
-    for (const input of batch.inputs) {
-      const decision = decideAttempt(input, { kind: "crash", error: loadError }, this.options, Date.now());
-      if ("output" in decision) outputs.add(decision.output);
-      else requeue.push(decision.retry);
-    }
-    await outputs.flush();
-    await requeueInputs(this.deps.js, batch, requeue);
-    msg.ack();
-  }
-
-  private async processBatch(msg: JsMsg): Promise<void> {
-    let batch: InputBatch;
-    try {
-      batch = decodeBatch(msg.json());
-    } catch (e) {
-      this.deps.log("system", `dropped a malformed input message: ${(e as Error).message}`);
-      msg.term();
-      return;
-    }
-    if (this.deps.isCancelled(batch.callId)) {
-      msg.ack();
-      return;
-    }
-    const now = Date.now();
-    const notBefore = Math.max(...batch.inputs.map((i) => i.notBefore ?? 0));
-    if (notBefore > now) {
-      msg.nak(notBefore - now);
-      return;
-    }
-    this.currentCallId = batch.callId;
-    const progress = setInterval(() => msg.working(), PROGRESS_EVERY_MS);
-    const outputs = new OutputPublisher(this.deps.js, batch.callId);
-    const requeue: QueuedInput[] = [];
-    try {
-      const queue = [...batch.inputs];
-      const worker = async () => {
-        for (let input = queue.shift(); input; input = queue.shift()) {
-          if (this.gone) {
-            requeue.push(input);
-            continue;
-          }
-          const end = await this.attempt(batch.callId, input);
-          if (end === undefined) {
-            requeue.push(input);
-            continue;
-          }
-          const decision = decideAttempt(input, end, this.options, Date.now());
-          if ("output" in decision) outputs.add(decision.output);
-          else requeue.push(decision.retry);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.options.maxInputs, batch.inputs.length) }, worker));
-      if (this.gone?.kind === "cancelled") {
-        msg.ack();
-        return;
-      }
-      await outputs.flush();
-      await requeueInputs(this.deps.js, batch, requeue);
-      msg.ack();
-    } catch (e) {
-      // Publishing failed (NATS away): let JetStream redeliver the whole batch.
-      this.deps.log("system", `batch for call ${batch.callId} will be redelivered: ${(e as Error).message}`);
-      msg.nak(1000);
-    } finally {
-      clearInterval(progress);
-      this.currentCallId = undefined;
-    }
-  }
-
-  /** Run one input; `undefined` when it never started because the container is gone. */
-  private async attempt(callId: string, input: QueuedInput): Promise<AttemptEnd | undefined> {
-    const inputId = inputIdOf(callId, input.idx);
-    if (this.gone || !this.runner) return undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<AttemptEnd>((resolve) => {
-      timer = setTimeout(() => {
-        this.markGone(new ContainerGone("timeout", `input ${inputId} timed out`));
-        this.sandbox?.kill("SIGKILL");
-        resolve({ kind: "timeout", error: timeoutError(this.options.timeoutS, inputId) });
-      }, this.options.timeoutS * 1000);
-    });
-    const goneWatch = this.whenGone();
-    const gone = goneWatch.gone.then((g): AttemptEnd => g.kind === "timeout"
-      ? { kind: "timeout", error: timeoutError(this.options.timeoutS, inputId) }
-      : { kind: "crash", error: crashError(inputId, g.message) });
-    const ran = this.runner.run(inputId, input.args).then((r): AttemptEnd => r.ok ? { kind: "ok", value: r.value } : { kind: "error", error: r.error });
-    try {
-      return await Promise.race([ran, timedOut, gone]);
-    } finally {
-      clearTimeout(timer);
-      goneWatch.release();
-    }
+    const work = new MessageWork(msg, batch, { js: this.deps.js, options: this.options, isCancelled: () => false, log: (line) => this.deps.log("system", line) });
+    for (const input of batch.inputs) work.settle(input, { kind: "crash", error: loadError });
+    await work.done;
   }
 }
-
-/** Collects outputs and publishes them in small groups so maps stream while staying cheap. */
-class OutputPublisher {
-  private buffer: OutputItem[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private publishing: Promise<unknown>[] = [];
-  private readonly js: JetStreamClient;
-  private readonly callId: string;
-
-  constructor(js: JetStreamClient, callId: string) {
-    this.js = js;
-    this.callId = callId;
-  }
-
-  add(o: OutputItem): void {
-    this.buffer.push(o);
-    this.timer ??= setTimeout(() => this.send(), OUTPUT_FLUSH_MS);
-  }
-
-  private send(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.buffer.length === 0) return;
-    const outputs = this.buffer;
-    this.buffer = [];
-    this.publishing.push(this.js.publish(Subjects.callEvents(this.callId), JSON.stringify({ type: "outputs", outputs })));
-  }
-
-  async flush(): Promise<void> {
-    this.send();
-    await Promise.all(this.publishing);
-  }
-}
-
-const requeueInputs = async (js: JetStreamClient, batch: InputBatch, inputs: ReadonlyArray<QueuedInput>) => {
-  // Retries travel alone so each waits out its own backoff; untouched inputs travel together.
-  const fresh = inputs.filter((i) => i.notBefore === undefined);
-  const retries = inputs.filter((i) => i.notBefore !== undefined);
-  const messages = [...(fresh.length > 0 ? [fresh] : []), ...retries.map((r) => [r])];
-  await Promise.all(messages.map((group) => js.publish(Subjects.input(batch.functionId), JSON.stringify({ ...batch, inputs: group }))));
-};
 
 const nextMessage = async (consumer: Consumer, expiresMs: number): Promise<JsMsg | null> => {
   try {

@@ -63,6 +63,13 @@ export class RunnerConnection {
     });
   }
 
+  /** Run a batched function once over several inputs; resolves with one result per id, in order. */
+  runBatch(inputIds: ReadonlyArray<string>, args: ReadonlyArray<unknown>): Promise<RunnerResult[]> {
+    const results = inputIds.map((id) => new Promise<RunnerResult>((resolve) => this.pending.set(id, resolve)));
+    this.send({ t: "batch", ids: inputIds, args });
+    return Promise.all(results);
+  }
+
   inFlight(): ReadonlyArray<string> {
     return [...this.pending.keys()];
   }

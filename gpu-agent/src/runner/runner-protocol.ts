@@ -4,6 +4,8 @@
 export type ToRunner =
   | { readonly t: "load"; readonly bundle: string; readonly function: string }
   | { readonly t: "in"; readonly id: string; readonly args: unknown }
+  // A batched function's inputs, run as one call of the user's function; one `out` per id.
+  | { readonly t: "batch"; readonly ids: ReadonlyArray<string>; readonly args: ReadonlyArray<unknown> }
   | { readonly t: "shutdown" };
 
 /** Runner → agent. */

@@ -7,7 +7,12 @@ import { decodeValue, encodeValue, serializeError } from "../../../core/src/code
 import { APP_BRAND, FUNCTION_BRAND, lineSplitter, type FromRunner, type ToRunner } from "./runner-protocol.ts";
 
 type Callable = (...args: unknown[]) => unknown;
-interface FunctionHandle { readonly name?: string; readonly local: Callable }
+interface FunctionHandle {
+  readonly name?: string;
+  readonly local: Callable;
+  /** A batched function's list call (one output per input, checked by the SDK). */
+  readonly localBatch?: (inputs: unknown[]) => Promise<unknown[]>;
+}
 interface AppHandle { readonly functions: () => ReadonlyArray<FunctionHandle> }
 
 const control = new Socket({ fd: 3, readable: true, writable: true });
@@ -29,39 +34,65 @@ for (const stream of ["stdout", "stderr"] as const) {
   }) as typeof target.write;
 }
 
-const findFunction = (mod: Record<string, unknown>, name: string): Callable | undefined => {
+const findFunction = (mod: Record<string, unknown>, name: string): FunctionHandle | undefined => {
   for (const [exportName, value] of Object.entries(mod)) {
     if (value && typeof value === "object" && FUNCTION_BRAND in value) {
       const h = value as unknown as FunctionHandle;
-      if ((h.name ?? exportName) === name) return h.local;
+      if ((h.name ?? exportName) === name) return h;
     }
   }
   for (const value of Object.values(mod)) {
     if (value && typeof value === "object" && APP_BRAND in value) {
       const fn = (value as unknown as AppHandle).functions().find((f) => f.name === name);
-      if (fn) return fn.local;
+      if (fn) return fn;
     }
   }
   return undefined;
 };
 
-let target: Callable | undefined;
+let target: FunctionHandle | undefined;
+
+const argList = (args: unknown): unknown[] => {
+  const decoded = decodeValue(args);
+  return Array.isArray(decoded) ? decoded : [decoded];
+};
 
 const runInput = async (id: string, args: unknown) => {
   try {
-    const decoded = decodeValue(args);
-    const list = Array.isArray(decoded) ? decoded : [decoded];
-    const result = await currentInput.run(id, () => target!(...list));
+    const list = argList(args);
+    const result = await currentInput.run(id, () => target!.local(...list));
     send({ t: "out", id, ok: true, value: encodeValue(result, "result") });
   } catch (e) {
     send({ t: "out", id, ok: false, error: serializeError(e) });
   }
 };
 
+// One call of the user's function with each input's first argument; a throw is every input's
+// error. Output written meanwhile is the container's (the batch has no single input id).
+const runBatch = async (ids: ReadonlyArray<string>, args: ReadonlyArray<unknown>) => {
+  let results: unknown[];
+  try {
+    if (!target!.localBatch) throw new Error("this app's ferry SDK cannot run batched functions: update it");
+    results = await target!.localBatch(args.map((a) => argList(a)[0]));
+  } catch (e) {
+    const error = serializeError(e);
+    for (const id of ids) send({ t: "out", id, ok: false, error });
+    return;
+  }
+  ids.forEach((id, i) => {
+    try {
+      send({ t: "out", id, ok: true, value: encodeValue(results[i], "result") });
+    } catch (e) {
+      send({ t: "out", id, ok: false, error: serializeError(e) });
+    }
+  });
+};
+
 control.on("data", lineSplitter((line) => {
   if (!line) return;
   const msg = JSON.parse(line) as ToRunner;
   if (msg.t === "in") void runInput(msg.id, msg.args);
+  else if (msg.t === "batch") void runBatch(msg.ids, msg.args);
   else if (msg.t === "load") {
     import(msg.bundle).then(
       (mod: Record<string, unknown>) => {

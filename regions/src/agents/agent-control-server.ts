@@ -33,6 +33,9 @@ export const startAgentControlServer = async (opts: { host: string; port: number
           case "container":
             if (agentId) opts.fleet.report(agentId, msg.container);
             break;
+          case "bid":
+            if (agentId) opts.fleet.receiveBid(agentId, msg.bid);
+            break;
         }
       });
       call.on("end", () => {

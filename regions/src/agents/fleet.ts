@@ -1,4 +1,4 @@
-import type { ContainerReport, Register, RegionCommand } from "@ferry/core/node";
+import type { AgentBid, ContainerReport, Register, RegionCommand } from "@ferry/core/node";
 import type { AgentSlot } from "../scheduler/place-container.ts";
 
 /** A container the region asked an agent to start, until the agent reports it gone. */
@@ -8,6 +8,18 @@ export interface TrackedContainer {
   readonly agentId: string;
   readonly cpu: number;
   readonly memoryMiB: number;
+  /** GPUs granted exclusively to it, by index on its agent, and their type ("" on CPU). */
+  readonly gpuIndices: ReadonlyArray<number>;
+  readonly gpuType: string;
+  /** The cloud of its node. */
+  readonly cloud: string;
+  /** USD per second it is charged: its share of its node's price (see `clearAuction`). */
+  readonly pricePerSecond: number;
+  /** Who to bill. */
+  readonly workspaceId: string;
+  readonly appId: string;
+  readonly appName: string;
+  readonly functionName: string;
   state: "starting" | "running";
   readonly startedAt: number;
   /** Since when the agent reports it idle (no batch in hand); undefined while busy. */
@@ -21,6 +33,8 @@ export interface ConnectedAgent {
   readonly register: Register;
   readonly send: (command: RegionCommand) => void;
   lastSeen: number;
+  /** Waiters for this agent's bid, by auction id. */
+  readonly bidWaiters: Map<string, (bid: AgentBid) => void>;
 }
 
 /**
@@ -34,8 +48,23 @@ export class Fleet {
   onChange: (functionIds: ReadonlySet<string>) => void = () => {};
 
   addAgent(register: Register, send: (command: RegionCommand) => void): void {
-    this.agents.set(register.agentId, { register, send, lastSeen: Date.now() });
+    this.agents.set(register.agentId, { register, send, lastSeen: Date.now(), bidWaiters: new Map() });
     this.onChange(new Set());
+  }
+
+  /** Called when a container leaves the fleet (stopped, failed, or its agent went away). */
+  readonly containerGoneListeners: Array<(container: TrackedContainer, reason: string) => void> = [];
+
+  private containerGone(c: TrackedContainer, reason: string): void {
+    for (const l of this.containerGoneListeners) l(c, reason);
+  }
+
+  /** An agent's answer to a call for bids. */
+  receiveBid(agentId: string, bid: AgentBid): void {
+    const agent = this.agents.get(agentId);
+    const waiter = agent?.bidWaiters.get(bid.auctionId);
+    agent?.bidWaiters.delete(bid.auctionId);
+    waiter?.(bid);
   }
 
   removeAgent(agentId: string): void {
@@ -44,6 +73,7 @@ export class Fleet {
     for (const c of this.containers.values()) {
       if (c.agentId === agentId) {
         this.containers.delete(c.containerId);
+        this.containerGone(c, "agent disconnected");
         affected.add(c.functionId);
       }
     }
@@ -69,6 +99,7 @@ export class Fleet {
         this.startFailures.set(c.functionId, { count: (f?.count ?? 0) + 1, last: Date.now() });
       }
       this.containers.delete(report.containerId);
+      this.containerGone(c, report.reason);
       this.onChange(new Set([c.functionId]));
     }
   }
@@ -89,6 +120,7 @@ export class Fleet {
     for (const c of this.containers.values()) {
       if (c.agentId === agentId && !alive.has(c.containerId) && Date.now() - c.startedAt > graceMs) {
         this.containers.delete(c.containerId);
+        this.containerGone(c, "no longer reported by its agent");
         affected.add(c.functionId);
       }
     }
@@ -106,6 +138,7 @@ export class Fleet {
     return [...this.agents.values()].map((a) => {
       const mine = [...this.containers.values()].filter((c) => c.agentId === a.register.agentId);
       const cap = a.register.capacity;
+      const heldGpus = new Set(mine.flatMap((c) => c.gpuIndices));
       return {
         agentId: a.register.agentId,
         totalCpu: cap.cpu,
@@ -113,7 +146,7 @@ export class Fleet {
         allGpus: cap.gpus,
         freeCpu: cap.cpu - mine.reduce((s, c) => s + c.cpu, 0),
         freeMemoryMiB: cap.memoryMib - mine.reduce((s, c) => s + c.memoryMiB, 0),
-        freeGpus: cap.gpus,
+        freeGpus: cap.gpus.filter((_, i) => !heldGpus.has(i)),
         startingContainers: mine.filter((c) => c.state === "starting").length,
       };
     });

@@ -1,6 +1,8 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { newId, resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
+import { resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
 import type { Fleet } from "../agents/fleet.ts";
+import type { Broker } from "../broker/broker.ts";
+import type { Provisioner } from "../broker/provisioner.ts";
 import { containersToStart } from "../scheduler/plan-scale.ts";
 import { explainNoFit, placeContainer } from "../scheduler/place-container.ts";
 
@@ -8,6 +10,8 @@ import { explainNoFit, placeContainer } from "../scheduler/place-container.ts";
 export const AUTOSCALE_INTERVAL_MS = 200;
 /** A function stays active this long after its queue was last seen non-empty. */
 const ACTIVE_FOR_MS = 5_000;
+/** A look waits this long for a provider's answer, so a stock-out everywhere reaches the caller as an error. */
+const PROVISION_DECISION_WAIT_MS = 2_000;
 
 /** Wait before starting another container of a function whose containers fail to start. */
 export const crashLoopBackoffMs = (consecutiveFailures: number): number =>
@@ -32,9 +36,9 @@ export class Autoscaler {
   private readonly active = new Map<string, ActiveFunction>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  private readonly deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly bundleUrl: string };
+  private readonly deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly broker: Broker; readonly provisioner: Provisioner };
 
-  constructor(deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly bundleUrl: string }) {
+  constructor(deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly broker: Broker; readonly provisioner: Provisioner }) {
     this.deps = deps;
     deps.fleet.onChange = (ids) => {
       const targets = ids.size > 0 ? [...ids] : [...this.active.keys()];
@@ -123,34 +127,43 @@ export class Autoscaler {
       minContainers: a.options.minContainers,
       maxContainers: a.options.maxContainers,
       bufferContainers: a.options.bufferContainers,
+      messagesPerContainer: a.options.maxInputs * (a.options.batch?.maxBatchSize ?? 1),
     });
     const failures = this.deps.fleet.startFailures.get(a.fn.id);
     if (failures && Date.now() - failures.last < crashLoopBackoffMs(failures.count)) return;
     const request = { cpu: a.options.cpu, memoryMiB: a.options.memory, gpu: a.options.gpu };
-    a.unplaceable = toStart > 0 ? explainNoFit(this.deps.fleet.slots(), request) : undefined;
-    for (let i = 0; i < toStart; i++) {
-      const slot = placeContainer(this.deps.fleet.slots(), request);
-      if (!slot) {
-        // Out of room (not merely pacing starts): make room from idle containers of other
-        // functions; the next tick places.
-        const unpaced = this.deps.fleet.slots().map((s) => ({ ...s, startingContainers: 0 }));
-        if (!placeContainer(unpaced, request)) this.deps.fleet.evictIdle(toStart - i, a.fn.id);
-        break;
-      }
-      const agent = this.deps.fleet.agents.get(slot.agentId);
-      if (!agent) break;
-      const containerId = newId("ct", 12);
-      this.deps.fleet.track({
-        containerId, functionId: a.fn.id, agentId: slot.agentId, cpu: request.cpu, memoryMiB: request.memoryMiB,
-        state: "starting", startedAt: Date.now(),
-      });
-      agent.send({
-        body: "start",
-        start: {
-          containerId, functionId: a.fn.id, appId: a.fn.appId, appName: a.fn.appName, functionName: a.fn.name,
-          bundleHash: a.fn.bundleHash, optionsJson: JSON.stringify(a.options), bundleUrl: this.deps.bundleUrl,
-        },
-      });
+    if (toStart === 0) {
+      a.unplaceable = undefined;
+      return;
     }
+    const provisioner = this.deps.provisioner;
+    const providersCanServe = provisioner.enabled && provisioner.canQuote(a.options);
+    const noAgentFits = explainNoFit(this.deps.fleet.slots(), request);
+    if (noAgentFits !== undefined) {
+      // No connected agent could ever take it: a provider may start a node that can.
+      if (!providersCanServe) {
+        a.unplaceable = provisioner.enabled ? `${noAgentFits}, and no capacity provider offers it` : noAgentFits;
+        return;
+      }
+      await this.provision(a, toStart);
+      return;
+    }
+    const { started } = await this.deps.broker.place({ fn: a.fn, options: a.options, count: toStart });
+    a.unplaceable = undefined;
+    if (started.length < toStart) {
+      // Out of room (not merely pacing starts): make room from idle containers of other
+      // functions, else bring a new node; the next look places.
+      const unpaced = this.deps.fleet.slots().map((s) => ({ ...s, startingContainers: 0 }));
+      if (!placeContainer(unpaced, request)) {
+        const evicted = this.deps.fleet.evictIdle(toStart - started.length, a.fn.id);
+        if (evicted === 0 && providersCanServe) await this.provision(a, toStart - started.length);
+      }
+    }
+  }
+
+  private async provision(a: ActiveFunction, count: number): Promise<void> {
+    const done = this.deps.provisioner.ensureCapacity(a.fn.id, a.options, count);
+    await Promise.race([done, new Promise((r) => setTimeout(r, PROVISION_DECISION_WAIT_MS))]);
+    a.unplaceable = this.deps.provisioner.lastFailure.get(a.fn.id);
   }
 }

@@ -6,6 +6,7 @@ import {
   type ApiError, type Bus, type CallEvent, type FunctionRow, type OutputItem, type Storage,
 } from "@ferry/core";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
+import type { MarketOffer } from "../broker/gpu-market.ts";
 import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
 import { isFinished, readCallEvents, watchNewCall } from "../calls/read-call-events.ts";
 
@@ -32,6 +33,8 @@ export interface RegionApiDeps {
   readonly storage: Storage["Service"];
   readonly bus: Bus["Service"];
   readonly autoscaler: Autoscaler;
+  /** The GPU capacity on offer in this region (`ferry gpu market`). */
+  readonly market: () => ReadonlyArray<MarketOffer>;
 }
 
 const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
@@ -57,6 +60,7 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
   });
 
   app.get("/internal/health", (c) => c.json({ region: deps.region, ok: true }));
+  app.get("/internal/gpu/market", (c) => c.json({ offers: deps.market() }));
 
   app.post("/internal/calls", async (c) => {
     const body = await c.req.json().catch(() => undefined);

@@ -7,11 +7,13 @@ export interface FunctionLoad {
   readonly minContainers: number;
   readonly maxContainers: number;
   readonly bufferContainers: number;
+  /** Queue messages one container works at once: `maxInputs` (× `maxBatchSize` for batched functions). Default 1. */
+  readonly messagesPerContainer?: number;
 }
 
 /**
- * How many containers to start now: one per outstanding batch (a container works one batch at a
- * time), plus the buffer while there is work, never below `minContainers` nor above
+ * How many containers to start now: enough for the outstanding batches (a container works
+ * `messagesPerContainer` of them at once), plus the buffer while there is work, never below `minContainers` nor above
  * `maxContainers`. Scaling down is each container's own idle timeout (`scaledownWindow`).
  *
  * @example
@@ -20,7 +22,8 @@ export interface FunctionLoad {
  * ```
  */
 export const containersToStart = (load: FunctionLoad): number => {
-  const wanted = load.outstandingBatches > 0 ? load.outstandingBatches + load.bufferContainers : 0;
+  const perContainer = Math.max(1, load.messagesPerContainer ?? 1);
+  const wanted = load.outstandingBatches > 0 ? Math.ceil(load.outstandingBatches / perContainer) + load.bufferContainers : 0;
   const desired = Math.min(load.maxContainers, Math.max(load.minContainers, wanted));
   return Math.max(0, desired - load.liveContainers);
 };

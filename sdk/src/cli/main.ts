@@ -25,8 +25,14 @@ const up = Command.make("up", {
   agents: Flag.Int("agents").pipe(Flag.withDescription("Agents to start"), Flag.withDefault(1)),
   port: Flag.Int("port").pipe(Flag.withDescription("Edge port (0 picks a free one)"), Flag.withDefault(0)),
   stateDir: Flag.String("state-dir").pipe(Flag.withDescription("Where NATS and libSQL keep state"), Flag.optional),
-}, action(async ({ agents, port, stateDir }) => {
-  const platform = await startLocalPlatform({ agents, port, stateDir: Option.getOrUndefined(stateDir) });
+  gpus: Flag.String("gpus").pipe(Flag.withDescription("Simulated GPUs on each local agent, e.g. H100:8"), Flag.optional),
+  simulateClouds: Flag.Boolean("simulate-clouds").pipe(
+    Flag.withDescription("Let the broker provision nodes from simulated clouds priced by the real GPU catalogs (as local agent processes)"),
+    Flag.withDefault(false)),
+}, action(async ({ agents, port, stateDir, gpus, simulateClouds }) => {
+  const platform = await startLocalPlatform({
+    agents, port, stateDir: Option.getOrUndefined(stateDir), gpus: Option.getOrUndefined(gpus), providers: simulateClouds ? {} : undefined,
+  });
   const profile = await writeProfile({ url: platform.url, token: platform.token });
   process.stdout.write(`Ferry is up\n  url:   ${platform.url}\n  token: ${platform.token}\n  nats:  ${platform.natsUrl}\n  state: ${platform.stateDir}\n  agents: ${agents}\nprofile written to ${profile}; stop with Ctrl-C\n`);
   await waitForSignal();
@@ -106,25 +112,74 @@ const tokenRevoke = Command.make("revoke", { id: Argument.String("id") }, action
 }));
 const tokenCmd = Command.make("token").pipe(Command.withDescription("API tokens"), Command.withSubcommands([tokenNew, tokenList, tokenRevoke]));
 
+const optionalString = (name: string, description: string) => Flag.String(name).pipe(Flag.withDescription(description), Flag.optional);
 const agent = Command.make("agent", {
   region: Flag.String("region").pipe(Flag.withDefault("local")),
   cloud: Flag.String("cloud").pipe(Flag.withDefault("local")),
   regionAddress: Flag.String("region-address").pipe(Flag.withDescription("host:port of the region's gRPC control channel")),
   nats: Flag.String("nats").pipe(Flag.withDescription("NATS URL")),
   stateDir: Flag.String("state-dir"),
-}, action(async ({ region, cloud, regionAddress, nats, stateDir }) => {
+  gpus: optionalString("gpus", "Simulated GPU inventory, e.g. H100:8 (default: what nvidia-smi reports)"),
+  cpu: Flag.Finite("cpu").pipe(Flag.withDescription("CPU cores offered (default: all)"), Flag.optional),
+  memory: Flag.Int("memory").pipe(Flag.withDescription("Memory offered, MiB (default: all)"), Flag.optional),
+  cloudRegion: optionalString("cloud-region", "The node's region in its cloud, e.g. us-east-1"),
+  zone: optionalString("zone", "The node's zone in its cloud"),
+  fabric: optionalString("fabric", "The node's RDMA fabric id (nodes on one fabric can form clusters)"),
+  pricePerHour: Flag.Finite("price-per-hour").pipe(Flag.withDescription("The node's list price, USD per hour"), Flag.optional),
+  instanceType: optionalString("instance-type", "The node's instance type"),
+  providerNodeId: optionalString("provider-node-id", "Set by the capacity provider that started this node"),
+  usableGpus: Flag.Int("fault-usable-gpus").pipe(Flag.withDescription("Fault injection: bid on every GPU but use only this many"), Flag.optional),
+}, action(async (f) => {
   const internalToken = process.env.FERRY_INTERNAL_TOKEN;
   if (!internalToken) throw new Error("set FERRY_INTERNAL_TOKEN to the platform's internal token");
-  const { startAgent } = await import("@ferry/gpu-agent");
-  const a = await startAgent({ region, cloud, regionAddress, natsUrl: nats, stateDir, internalToken });
-  info(`agent ${a.agentId} registered with ${regionAddress}`);
+  const { startAgent, parseSimulatedGpus, detectGpus } = await import("@ferry/gpu-agent");
+  const o = <A>(x: Option.Option<A>) => Option.getOrUndefined(x);
+  const gpuSpec = o(f.gpus);
+  const usableGpus = o(f.usableGpus);
+  const a = await startAgent({
+    region: f.region, cloud: f.cloud, regionAddress: f.regionAddress, natsUrl: f.nats, stateDir: f.stateDir, internalToken,
+    gpus: gpuSpec !== undefined ? parseSimulatedGpus(gpuSpec) : await detectGpus(),
+    cpu: o(f.cpu), memoryMiB: o(f.memory), cloudRegion: o(f.cloudRegion), zone: o(f.zone), fabric: o(f.fabric),
+    pricePerHour: o(f.pricePerHour), instanceType: o(f.instanceType), providerNodeId: o(f.providerNodeId),
+    faults: usableGpus === undefined ? undefined : { usableGpus },
+  });
+  info(`agent ${a.agentId} registered with ${f.regionAddress}`);
   await waitForSignal();
   await a.close();
 })).pipe(Command.withDescription("Run a node agent (for nodes joining a region)"));
 
+const usage = Command.make("usage", {
+  since: Flag.String("since").pipe(Flag.withDescription("Window: 7d, 12h, 30m or an ISO date"), Flag.withDefault("7d")),
+  by: Flag.String("by").pipe(Flag.withDescription("Group by some of app,function,gpu,cloud,region"), Flag.withDefault("app,function,gpu,cloud")),
+  json,
+}, action(async ({ since, by, json }) => {
+  const r = await (await client()).request<{ lines: Array<{ keys: Record<string, string>; containerSeconds: number; gpuSeconds: number; costUsd: number }>; totalCostUsd: number; by: string[] }>(
+    "GET", `/v1/usage?since=${encodeURIComponent(since)}&by=${encodeURIComponent(by)}`);
+  if (json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
+  printTable([...r.by.map((k) => k.toUpperCase()), "CONTAINER-S", "GPU-S", "COST (USD)"],
+    r.lines.map((l) => [...r.by.map((k) => l.keys[k] ?? ""), l.containerSeconds.toFixed(1), l.gpuSeconds.toFixed(1), l.costUsd.toFixed(4)]));
+  process.stdout.write(`total ${r.totalCostUsd.toFixed(4)} USD since ${since}\n`);
+})).pipe(Command.withDescription("Metered usage and cost, per second"));
+
+interface MarketOffer { source: string; cloud: string; cloudRegion: string; gpuType: string; gpusPerNode: number; pricePerHour: number; pricePerGpuHour: number; available: number; instanceType: string }
+const gpuMarket = Command.make("market", {
+  gpu: Flag.String("gpu").pipe(Flag.withDescription("Only this GPU type"), Flag.optional),
+  json,
+}, action(async ({ gpu, json }) => {
+  const r = await (await client()).request<{ regions: Array<{ region: string; offers: MarketOffer[] }> }>("GET", "/v1/gpu/market");
+  const want = Option.getOrUndefined(gpu)?.toLowerCase();
+  const rows = r.regions.flatMap((reg) => reg.offers.map((o) => ({ region: reg.region, ...o })))
+    .filter((o) => want === undefined || o.gpuType.toLowerCase() === want);
+  if (json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);
+  printTable(["REGION", "CLOUD", "CLOUD-REGION", "GPU", "PER-NODE", "USD/GPU-H", "USD/NODE-H", "AVAILABLE", "SOURCE", "INSTANCE"],
+    rows.map((o) => [o.region, o.cloud, o.cloudRegion, o.gpuType, String(o.gpusPerNode), o.pricePerGpuHour.toFixed(3), o.pricePerHour.toFixed(3),
+      o.available < 0 ? "on demand" : String(o.available), o.source, o.instanceType]));
+})).pipe(Command.withDescription("GPU capacity on offer per cloud, region and type, with prices"));
+const gpuCmd = Command.make("gpu").pipe(Command.withDescription("GPU capacity"), Command.withSubcommands([gpuMarket]));
+
 const root = Command.make("ferry").pipe(
   Command.withDescription("Ferry: serverless compute for TypeScript"),
-  Command.withSubcommands([up, run, deploy, appCmd, callCmd, tokenCmd, agent]),
+  Command.withSubcommands([up, run, deploy, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd]),
 );
 
 /** The `ferry` CLI's entry: parse `argv` (without node and script) and run. */

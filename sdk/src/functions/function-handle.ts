@@ -11,6 +11,27 @@ export const FUNCTION_BRAND = Symbol.for("ferry.function");
 const REMOTE_WAIT_MS = 50_000;
 
 type Fn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
+type BatchFn<X, Y> = (inputs: X[]) => Y[] | Promise<Y[]>;
+
+/** `options.batch`: the function takes a list of inputs and returns one output per input, in order. */
+export interface BatchOptions {
+  /** Most inputs in one call of the function (1–1000). */
+  readonly maxBatchSize: number;
+  /** Longest a container waits, from a batch's first input, for more inputs (0–60,000 ms). */
+  readonly waitMs: number;
+}
+
+/** Options of a batched function: `maxInputs` then counts batches run at once (default 1). */
+export type BatchedFunctionOptions = FunctionOptions & { readonly batch: BatchOptions };
+
+/** A batched function returned something other than one output per input. */
+export class BatchSizeMismatchError extends Error {
+  override name = "BatchSizeMismatchError";
+  constructor(functionName: string | undefined, expected: number, got: unknown) {
+    const what = Array.isArray(got) ? `an array of ${got.length}` : `a non-array (${got === null ? "null" : typeof got})`;
+    super(`batched function ${functionName ?? "(unnamed)"} returned ${what} for a batch of ${expected} inputs: expected an array of length ${expected}, one output per input in order`);
+  }
+}
 
 /** Where a handle's calls go: resolved on first use unless bound by `ferry run` or `Function.lookup`. */
 interface Binding {
@@ -37,6 +58,8 @@ export class FerryFunction<A extends unknown[], R> {
   /** The app's name, for looking the function up when no binding was given. */
   readonly appName: string;
   private readonly impl: Fn<A, R>;
+  /** Set for a batched function (see `FerryFunction.batched`). */
+  private batchImpl: BatchFn<A[0], R> | undefined;
   private binding: Promise<Binding> | undefined;
 
   constructor(appName: string, options: FunctionOptions, impl: Fn<A, R>) {
@@ -44,13 +67,36 @@ export class FerryFunction<A extends unknown[], R> {
     this.options = options;
     this.name = options.name;
     this.impl = impl;
-    // Bound so the runner can call it detached from the handle.
+    // Bound so the runner can call them detached from the handle.
     this.local = this.local.bind(this);
+    this.localBatch = this.localBatch.bind(this);
   }
 
-  /** Run in this process, as a plain call. */
+  /**
+   * A batched function (`options.batch`): `fn` takes a list of inputs and returns one output per
+   * input, in order, while callers pass and get single items; containers gather the batches.
+   */
+  static batched<X, Y>(appName: string, options: BatchedFunctionOptions, fn: BatchFn<X, Y>): FerryFunction<[X], Y> {
+    const handle: FerryFunction<[X], Y> = new FerryFunction<[X], Y>(appName, options, async (x) => (await handle.localBatch([x]))[0]!);
+    handle.batchImpl = fn;
+    return handle;
+  }
+
+  /** Run in this process, as a plain call (a batched function gets a batch of one). */
   async local(...args: A): Promise<R> {
     return await this.impl(...args);
+  }
+
+  /**
+   * Run a batched function over `inputs` in this process, as a container runs one batch; throws
+   * `BatchSizeMismatchError` unless it returns one output per input. An unbatched function runs
+   * once per input.
+   */
+  async localBatch(inputs: ReadonlyArray<A[0]>): Promise<R[]> {
+    if (!this.batchImpl) return Promise.all(inputs.map((x) => this.impl(...([x] as A))));
+    const outputs: unknown = await this.batchImpl([...inputs]);
+    if (!Array.isArray(outputs) || outputs.length !== inputs.length) throw new BatchSizeMismatchError(this.name, inputs.length, outputs);
+    return outputs as R[];
   }
 
   /** Run in a container and return its result; a remote throw rejects with that error. */

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { startEdgeServer } from "@ferry/control-edge";
-import { startRegionServer } from "@ferry/regions";
-import { startAgent, type RunningAgent } from "@ferry/gpu-agent";
+import { loadGpuCatalog, LocalProvider, SimulatedCloudProvider, startRegionServer, type CapacityProvider, type StockOut } from "@ferry/regions";
+import { agentProcessLauncher } from "./agent-process-launcher.ts";
+import { parseSimulatedGpus, startAgent, type AgentOptions, type RunningAgent } from "@ferry/gpu-agent";
 import { startNatsServer, type RunningNats } from "./nats-server.ts";
 
 export interface LocalPlatformOptions {
@@ -17,6 +18,21 @@ export interface LocalPlatformOptions {
   /** Edge port; 0 (default) picks a free one. */
   readonly port?: number;
   readonly workspace?: string;
+  /** Simulated GPUs on each local agent (`"H100:8"`); none by default. */
+  readonly gpus?: string;
+  /**
+   * Capacity providers for the region's broker: simulated clouds quoting the real GPU price
+   * catalogs (nodes start as local agent processes with simulated GPUs) and the local machine.
+   * Off by default: only the agents above serve.
+   */
+  readonly providers?: {
+    /** Which catalog clouds to simulate (default: all of them). */
+    readonly clouds?: ReadonlyArray<string>;
+    readonly provisionDelayMs?: number;
+    readonly stockOuts?: Readonly<Record<string, ReadonlyArray<StockOut>>>;
+    /** A provisioned node without containers this long is terminated. */
+    readonly nodeIdleWindowMs?: number;
+  };
 }
 
 export interface LocalPlatform {
@@ -29,8 +45,10 @@ export interface LocalPlatform {
   readonly internalToken: string;
   readonly stateDir: string;
   readonly agents: RunningAgent[];
+  /** The region broker's capacity providers (empty unless `providers` was given). */
+  readonly providers: ReadonlyArray<CapacityProvider>;
   /** Start one more agent in this process. */
-  addAgent(): Promise<RunningAgent>;
+  addAgent(options?: Partial<AgentOptions>): Promise<RunningAgent>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +79,23 @@ export const startLocalPlatform = async (opts: LocalPlatformOptions = {}): Promi
   try {
     const nats: RunningNats = await startNatsServer(join(stateDir, "nats"));
     stops.push(() => nats.stop());
-    const regionServer = await startRegionServer({ region, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: nats.url, databaseUrl, internalToken });
+    let regionAddress = "";
+    const providers: CapacityProvider[] = [];
+    if (opts.providers) {
+      const launchNode = agentProcessLauncher({ region, regionAddress: () => regionAddress, natsUrl: nats.url, internalToken });
+      const { offers, clouds } = loadGpuCatalog();
+      for (const cloud of opts.providers.clouds ?? clouds) {
+        providers.push(new SimulatedCloudProvider({
+          cloud, offers, launchNode, provisionDelayMs: opts.providers.provisionDelayMs, stockOuts: opts.providers.stockOuts?.[cloud],
+        }));
+      }
+      providers.push(new LocalProvider({ launchNode }));
+    }
+    const regionServer = await startRegionServer({
+      region, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: nats.url, databaseUrl, internalToken,
+      providers, nodeIdleWindowMs: opts.providers?.nodeIdleWindowMs,
+    });
+    regionAddress = regionServer.grpcAddress;
     stops.push(() => regionServer.close());
     const edge = await startEdgeServer({ host: "127.0.0.1", port: opts.port ?? 0, databaseUrl, internalToken });
     stops.push(() => edge.close());
@@ -72,10 +106,11 @@ export const startLocalPlatform = async (opts: LocalPlatformOptions = {}): Promi
     const agentRoot = await mkdtemp(join(tmpdir(), "ferry-agents-"));
     await chmod(agentRoot, 0o755);
     stops.push(() => rm(agentRoot, { recursive: true, force: true }));
-    const addAgent = async () => {
+    const gpus = opts.gpus !== undefined ? parseSimulatedGpus(opts.gpus) : undefined;
+    const addAgent = async (extra: Partial<AgentOptions> = {}) => {
       const agent = await startAgent({
         region, cloud: "local", regionAddress: regionServer.grpcAddress, natsUrl: nats.url,
-        stateDir: join(agentRoot, `agent-${agents.length}`), internalToken,
+        stateDir: join(agentRoot, `agent-${agents.length}`), internalToken, gpus, ...extra,
       });
       agents.push(agent);
       stops.push(() => agent.close());
@@ -84,7 +119,7 @@ export const startLocalPlatform = async (opts: LocalPlatformOptions = {}): Promi
     for (let i = 0; i < (opts.agents ?? 1); i++) await addAgent();
     return {
       url: edge.url, token: secret, natsUrl: nats.url, databaseUrl, regionAddress: regionServer.grpcAddress,
-      regionUrl: regionServer.httpUrl, internalToken, stateDir, agents, addAgent, stop: stopAll,
+      regionUrl: regionServer.httpUrl, internalToken, stateDir, agents, providers, addAgent, stop: stopAll,
     };
   } catch (e) {
     await stopAll();

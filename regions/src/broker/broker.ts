@@ -1,0 +1,198 @@
+import { newId, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
+import type { AgentBid, CallForBids } from "@ferry/core/node";
+import type { ConnectedAgent, Fleet } from "../agents/fleet.ts";
+import type { Assignment, Bid, Demand, Unplaced } from "./auction-types.ts";
+import { clearAuction } from "./clear-auction.ts";
+import type { Reputation } from "./reputation.ts";
+
+/** How long the broker waits for bids; an agent that has not answered by then sits this auction out. */
+export const AUCTION_TIMEOUT_MS = 250;
+
+/** Containers one function wants started, with extra environment per container (cluster ranks). */
+export interface PlacementRequest {
+  readonly fn: FunctionRow;
+  readonly options: ResolvedFunctionOptions;
+  readonly count: number;
+  /** Only these agents may bid (gang placement on one fabric); all agents when left out. */
+  readonly agentIds?: ReadonlySet<string>;
+}
+
+/** What became of a placement request. */
+export interface PlacementResult {
+  readonly started: ReadonlyArray<{ readonly containerId: string; readonly agentId: string; readonly gpuIndices: ReadonlyArray<number> }>;
+  readonly unplaced: ReadonlyArray<string>;
+}
+
+interface Pending {
+  readonly request: PlacementRequest;
+  readonly resolve: (r: PlacementResult) => void;
+  readonly env: (i: number, assignment: Assignment, agent: ConnectedAgent) => Record<string, string>;
+}
+
+/**
+ * The region's capacity broker: turns container demand into auctions. Requests that arrive while
+ * an auction runs are cleared together in the next, so each agent's capacity is offered once per
+ * round and never promised twice. Every connected agent gets a call for bids over its gRPC
+ * stream; the bids are capped by what the region itself has placed on each agent (a lagging or
+ * lying bid cannot overbook a node), then cleared by `clearAuction`; each winner is sent its start.
+ *
+ * @example
+ * ```ts
+ * const broker = new Broker({ fleet, reputation, bundleUrl: () => httpUrl });
+ * const { started } = await broker.place({ fn, options, count: 2 });
+ * ```
+ */
+export class Broker {
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private readonly deps: { readonly fleet: Fleet; readonly reputation: Reputation; readonly bundleUrl: () => string };
+
+  constructor(deps: { readonly fleet: Fleet; readonly reputation: Reputation; readonly bundleUrl: () => string }) {
+    this.deps = deps;
+  }
+
+  /** Start `count` containers of a function on the agents that win the next auction. */
+  place(request: PlacementRequest, env: Pending["env"] = () => ({})): Promise<PlacementResult> {
+    if (request.count <= 0) return Promise.resolve({ started: [], unplaced: [] });
+    return new Promise((resolve) => {
+      this.queue.push({ request, resolve, env });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        // Requests restricted to some agents (gangs) clear alone; the rest clear together.
+        const first = this.queue[0]!;
+        const round = first.request.agentIds ? [this.queue.shift()!] : this.takeUnrestricted();
+        await this.runAuction(round).catch((e: unknown) => {
+          for (const p of round) p.resolve({ started: [], unplaced: [`auction failed: ${String(e)}`] });
+        });
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private takeUnrestricted(): Pending[] {
+    const taken = this.queue.filter((p) => !p.request.agentIds);
+    for (const p of taken) this.queue.splice(this.queue.indexOf(p), 1);
+    return taken;
+  }
+
+  private async runAuction(round: ReadonlyArray<Pending>): Promise<void> {
+    const auctionId = newId("au", 10);
+    const demands: Demand[] = [];
+    const owner = new Map<string, { pending: Pending; index: number }>();
+    for (const p of round) {
+      for (let i = 0; i < p.request.count; i++) {
+        const demandId = `${auctionId}-${demands.length}`;
+        owner.set(demandId, { pending: p, index: i });
+        demands.push({
+          demandId, functionId: p.request.fn.id, cpu: p.request.options.cpu, memoryMiB: p.request.options.memory,
+          gpu: p.request.options.gpu, clouds: p.request.options.clouds, cloudRegions: [],
+        });
+      }
+    }
+    const allowed = round[0]?.request.agentIds;
+    const agents = [...this.deps.fleet.agents.values()].filter((a) => !allowed || allowed.has(a.register.agentId));
+    const call: CallForBids = {
+      auctionId,
+      demands: round.map((p) => ({
+        demandId: "", functionId: p.request.fn.id, bundleHash: p.request.fn.bundleHash, cpu: p.request.options.cpu,
+        memoryMib: p.request.options.memory, gpu: [...p.request.options.gpu],
+      })),
+    };
+    const answers = await Promise.all(agents.map((a) => this.askForBid(a, call)));
+    const bids = answers.flatMap((answer, i) => (answer ? [this.capByRegionView(agents[i]!, answer)] : []));
+    const { assignments, unplaced } = clearAuction(demands, bids, { reputation: (id) => this.deps.reputation.of(id) });
+
+    const results = new Map<Pending, { started: PlacementResult["started"][number][]; unplaced: string[] }>();
+    for (const p of round) results.set(p, { started: [], unplaced: [] });
+    for (const a of assignments) {
+      const { pending, index } = owner.get(a.demandId)!;
+      const agent = this.deps.fleet.agents.get(a.agentId);
+      if (!agent) {
+        results.get(pending)!.unplaced.push(`agent ${a.agentId} left during the auction`);
+        continue;
+      }
+      const containerId = this.start(pending, index, a, agent);
+      results.get(pending)!.started.push({ containerId, agentId: a.agentId, gpuIndices: a.gpuIndices });
+    }
+    for (const u of unplaced as ReadonlyArray<Unplaced>) {
+      const { pending } = owner.get(u.demandId)!;
+      results.get(pending)!.unplaced.push(u.reason);
+    }
+    for (const [p, r] of results) p.resolve(r);
+  }
+
+  private askForBid(agent: ConnectedAgent, call: CallForBids): Promise<AgentBid | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        agent.bidWaiters.delete(call.auctionId);
+        resolve(undefined);
+      }, AUCTION_TIMEOUT_MS);
+      agent.bidWaiters.set(call.auctionId, (bid) => {
+        clearTimeout(timer);
+        resolve(bid);
+      });
+      agent.send({ body: "callForBids", callForBids: call });
+    });
+  }
+
+  /** The agent's bid, never offering more than the region's own ledger says is free there. */
+  private capByRegionView(agent: ConnectedAgent, bid: AgentBid): Bid {
+    const r = agent.register;
+    const slot = this.deps.fleet.slots().find((s) => s.agentId === r.agentId);
+    const heldByRegion = new Set<number>();
+    for (const c of this.deps.fleet.containers.values()) if (c.agentId === r.agentId) for (const g of c.gpuIndices) heldByRegion.add(g);
+    return {
+      agentId: r.agentId,
+      pricePerSecond: bid.pricePerHour / 3600,
+      free: {
+        cpu: Math.min(bid.freeCpu, slot?.freeCpu ?? 0),
+        memoryMiB: Math.min(bid.freeMemoryMib, slot?.freeMemoryMiB ?? 0),
+        gpus: bid.freeGpuIndices
+          .filter((i) => !heldByRegion.has(i) && i < r.capacity.gpus.length)
+          .map((i) => ({ index: i, type: r.capacity.gpus[i] ?? "" })),
+      },
+      total: { cpu: r.capacity.cpu, memoryMiB: r.capacity.memoryMib, gpus: r.capacity.gpus.length },
+      startLatencyMs: bid.baseStartLatencyMs,
+      startLatencyMsByFunction: new Map(Object.entries(bid.startLatencyMsByFunction)),
+      cloud: r.cloud,
+      cloudRegion: r.cloudRegion,
+      zone: r.zone,
+      rdmaFabricId: r.fabric,
+      runningContainers: Math.max(bid.runningContainers, slot ? this.countOn(r.agentId) : 0),
+    };
+  }
+
+  private countOn(agentId: string): number {
+    let n = 0;
+    for (const c of this.deps.fleet.containers.values()) if (c.agentId === agentId) n++;
+    return n;
+  }
+
+  private start(p: Pending, index: number, a: Assignment, agent: ConnectedAgent): string {
+    const { fn, options } = p.request;
+    const containerId = newId("ct", 12);
+    this.deps.fleet.track({
+      containerId, functionId: fn.id, agentId: a.agentId, cpu: options.cpu, memoryMiB: options.memory,
+      gpuIndices: a.gpuIndices, gpuType: a.gpuType ?? "", cloud: agent.register.cloud, pricePerSecond: a.pricePerSecond,
+      workspaceId: fn.workspaceId, appId: fn.appId, appName: fn.appName, functionName: fn.name,
+      state: "starting", startedAt: Date.now(),
+    });
+    agent.send({
+      body: "start",
+      start: {
+        containerId, functionId: fn.id, appId: fn.appId, appName: fn.appName, functionName: fn.name,
+        bundleHash: fn.bundleHash, optionsJson: JSON.stringify(options), bundleUrl: this.deps.bundleUrl(),
+        gpuIndices: [...a.gpuIndices], env: p.env(index, a, agent), cpu: options.cpu, memoryMib: options.memory,
+      },
+    });
+    return containerId;
+  }
+}
