@@ -43,6 +43,8 @@ export interface AgentOptions {
   readonly instanceType?: string;
   /** Set by a capacity provider that started this node. */
   readonly providerNodeId?: string;
+  /** Where other nodes reach this one (default 127.0.0.1: a single-machine platform). */
+  readonly advertiseAddress?: string;
   /**
    * Fault injection for tests, named as such: a node that registers and bids on all its GPUs but
    * can really use only the first `usableGpus` (a lying agent).
@@ -167,6 +169,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       const startedAt = Date.now();
       const container = new Container(cmd, {
         js,
+        nc,
         startSandbox: startContainerSandbox,
         isCancelled: (callId) => cancelled.has(callId),
         report: (state, reason) => {
@@ -197,6 +200,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     capacity: { cpu, memoryMib: memoryMiB, gpus: gpus.devices.map((d) => d.type) },
     cloudRegion: opts.cloudRegion ?? "", zone: opts.zone ?? "", fabric: opts.fabric ?? "",
     pricePerHour, instanceType: opts.instanceType ?? "", simulatedGpus: gpus.simulated, providerNodeId: opts.providerNodeId ?? "",
+    address: opts.advertiseAddress ?? "127.0.0.1",
   }, onCommand);
   const heartbeat = setInterval(() => {
     link?.send({

@@ -66,6 +66,13 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   fleet.containerGoneListeners.push((c, reason) => {
     if (reason.startsWith("insufficient capacity")) reputation.penalize(c.agentId);
   });
+  // The ranks of a cluster live and die together.
+  fleet.containerGoneListeners.push((c) => {
+    if (c.clusterId === undefined) return;
+    for (const other of fleet.containers.values()) {
+      if (other.clusterId === c.clusterId) fleet.agents.get(other.agentId)?.send({ body: "stop", stop: { containerId: other.containerId, reason: `cluster rank ${c.rank} ended` } });
+    }
+  });
   const meter = new Meter({ region: opts.region, fleet, usage: UsageStore.fromStorage(storage) });
   const broker = new Broker({ fleet, reputation, bundleUrl: () => httpUrl });
   const provisioner = new Provisioner({ providers: opts.providers ?? [], fleet, idleWindowMs: opts.nodeIdleWindowMs, log: opts.log });

@@ -5,12 +5,15 @@
  * - `ferry.out.<callId>`: a call's events — outputs, closed, cancelled (stream `FERRY_OUTPUTS`).
  * - `ferry.logs.<appId>`: container log lines (stream `FERRY_LOGS`).
  * - `ferry.cancel`: cancelled call ids, for agents to drop queued and running inputs.
+ * - `ferry.cluster.<clusterId>.<ready|go|in|out|gone>`: the ranks of one cluster coordinating
+ *   (core NATS, no stream): followers announce ready, rank 0 fans inputs out and gathers results.
  */
 export const Subjects = {
   input: (functionId: string) => `ferry.in.${functionId}`,
   callEvents: (callId: string) => `ferry.out.${callId}`,
   logs: (appId: string) => `ferry.logs.${appId}`,
   cancel: "ferry.cancel",
+  cluster: (clusterId: string, kind: "ready" | "go" | "in" | "out" | "gone") => `ferry.cluster.${clusterId}.${kind}`,
 } as const;
 
 export const Streams = {

@@ -16,6 +16,12 @@ const GpuRequest = Schema.String.check(
   Schema.isPattern(/^(any|[A-Za-z0-9][A-Za-z0-9-]*)(:[1-9][0-9]?)?$/, { message: "expected a GPU like \"H100\", \"A100-80GB:2\" or \"any\"" }),
 );
 
+/** `cluster`: `size` containers gang-placed in one region (and one RDMA fabric with `rdma`). */
+export const ClusterOptions = Schema.Struct({
+  size: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Limits.maxClusterSize })),
+  rdma: Schema.optional(Schema.Boolean),
+});
+
 /** `batch`: the function takes a list of inputs and returns one output per input, in order. */
 const BatchOptions = Schema.Struct({
   maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: Limits.maxBatchSize })),
@@ -44,6 +50,7 @@ export const FunctionOptions = Schema.Struct({
   maxInputs: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))),
   network: Schema.optional(Schema.Literals(["outbound", "none"])),
   batch: Schema.optional(BatchOptions),
+  cluster: Schema.optional(ClusterOptions),
 });
 export type FunctionOptions = typeof FunctionOptions.Type;
 
@@ -65,6 +72,8 @@ export interface ResolvedFunctionOptions {
   readonly network: "outbound" | "none";
   /** Dynamic batching; `maxInputs` then counts concurrent batches. */
   readonly batch?: { readonly maxBatchSize: number; readonly waitMs: number };
+  /** Gang placement: every input runs on all `size` ranks; rank 0's output is the result. */
+  readonly cluster?: { readonly size: number; readonly rdma: boolean };
 }
 
 /** Defaults for options a function leaves out (Modal's, where Modal has one). */
@@ -111,6 +120,7 @@ export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOpti
     maxInputs: o.maxInputs ?? 1,
     network: o.network ?? "outbound",
     ...(o.batch ? { batch: { maxBatchSize: o.batch.maxBatchSize, waitMs: o.batch.waitMs } } : {}),
+    ...(o.cluster ? { cluster: { size: o.cluster.size, rdma: o.cluster.rdma ?? false } } : {}),
   };
 };
 

@@ -40,6 +40,8 @@ export const Limits = {
   logRetentionS: 7 * 24 * 3600,
   /** Longest log line kept; longer lines are cut and marked. */
   maxLogLineBytes: 16 * 1024,
+  /** `cluster.size` option: most containers one gang-placed cluster may have. */
+  maxClusterSize: 64,
   /** `batch.maxBatchSize` option: most inputs a batched function receives in one call. */
   maxBatchSize: 1_000,
   /** `batch.waitMs` option: longest a container waits, from a batch's first input, for it to fill. */

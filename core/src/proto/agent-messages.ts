@@ -5,7 +5,7 @@ export interface Resources { cpu: number; memoryMib: number; gpus: string[] }
 export interface Register {
   agentId: string; region: string; cloud: string; capacity: Resources; version: string;
   cloudRegion: string; zone: string; fabric: string; pricePerHour: number; instanceType: string;
-  simulatedGpus: boolean; providerNodeId: string;
+  simulatedGpus: boolean; providerNodeId: string; address: string;
 }
 export type ContainerState = "starting" | "running" | "stopped" | "failed";
 export interface ContainerReport { containerId: string; functionId: string; state: ContainerState; reason: string }

@@ -1,9 +1,11 @@
 import type { Duplex, Readable } from "node:stream";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { InputBatch, inputIdOf, Streams, type QueuedInput, type ResolvedFunctionOptions } from "@ferry/core";
 import type { StartContainer } from "@ferry/core/node";
 import { Schema } from "effect";
 import { lineSplitter } from "../runner/runner-protocol.ts";
+import { ClusterLink, clusterInfoOf } from "./cluster-link.ts";
 import { crashError, timeoutError } from "./container-errors.ts";
 import { InputCollector } from "./input-collector.ts";
 import { MessageWork, type InputEnd } from "./message-work.ts";
@@ -27,6 +29,8 @@ export interface SandboxProcess {
 
 export interface ContainerDeps {
   readonly js: JetStreamClient;
+  /** Core NATS, for the ranks of a cluster to talk. */
+  readonly nc: NatsConnection;
   /** Start the sandbox that runs the runner with the bundle at `bundlePath` in the image. */
   readonly startSandbox: (command: StartContainer, options: ResolvedFunctionOptions) => Promise<{ sandbox: SandboxProcess; bundleInSandbox: string }>;
   readonly isCancelled: (callId: string) => boolean;
@@ -89,6 +93,8 @@ export class Container {
   private readonly cancelledCalls = new Set<string>();
   private dispatchTimer: ReturnType<typeof setTimeout> | undefined;
   private onChange: () => void = () => {};
+  /** Set when this container is one rank of a gang-placed cluster. */
+  private cluster: ClusterLink | undefined;
 
   constructor(command: StartContainer, deps: ContainerDeps) {
     this.command = command;
@@ -114,6 +120,7 @@ export class Container {
       sandbox.exited.then(({ code, signal }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}`)));
       const loaded = this.runner.load(bundleInSandbox, this.command.functionName);
       await Promise.race([loaded, this.whenGone().gone.then((e) => Promise.reject(e)), delay(LOAD_TIMEOUT_MS).then(() => Promise.reject(new Error("function did not load in time")))]);
+      await this.joinCluster();
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       this.deps.log("system", `container failed to start: ${reason}`);
@@ -121,18 +128,25 @@ export class Container {
       // The app cannot load (it throws at import, say): fail a batch with that error, so callers
       // hear why instead of waiting while the region retries with backoff.
       if (e instanceof AppLoadError) await this.failOneBatch(e.encoded).catch(() => undefined);
+      this.cluster?.leave(`failed to start: ${reason}`);
       this.deps.report("failed", reason);
       this.state = "stopped";
       return;
     }
     this.state = "running";
     this.deps.report("running", "");
-    const consumer = await this.deps.js.consumers.get(Streams.functionQueue(this.command.functionId), Streams.workersConsumer);
-    await this.pullWhileRoom(consumer);
+    if (this.cluster && this.cluster.info.rank > 0) {
+      // A follower takes no inputs from the queue: rank 0 sends it each one. It lives as long as its cluster.
+      while (!this.stopping && !this.gone) await this.nextChange();
+    } else {
+      const consumer = await this.deps.js.consumers.get(Streams.functionQueue(this.command.functionId), Streams.workersConsumer);
+      await this.pullWhileRoom(consumer);
+    }
     // What is in hand finishes: a stop lets running inputs complete; a gone container fails or requeues them.
     while (this.held > 0) await this.nextChange();
     await Promise.all(this.unfinishedMessages);
     const reason = this.gone ? `${this.gone.kind}: ${this.gone.message}` : this.stopping ? "stopped" : "scaled down after idle window";
+    this.cluster?.leave(reason);
     await this.shutdown();
     this.deps.report("stopped", reason);
   }
@@ -166,6 +180,23 @@ export class Container {
     if (!running) return;
     this.markGone(new ContainerGone("cancelled", `call ${callId} cancelled`));
     this.sandbox?.kill("SIGKILL");
+  }
+
+  /**
+   * As one rank of a cluster: rank 0 waits until every other rank is up; the others start serving
+   * the inputs rank 0 sends. Every rank ends when any other does.
+   */
+  private async joinCluster(): Promise<void> {
+    const info = clusterInfoOf(this.command.env ?? {});
+    if (!info) return;
+    const link = new ClusterLink(this.deps.nc, info);
+    this.cluster = link;
+    link.watchPeers((rank, why) => {
+      this.markGone(new ContainerGone("crash", `cluster rank ${rank} ended (${why})`));
+      this.sandbox?.kill("SIGKILL");
+    });
+    if (info.rank > 0) link.serve((inputId, args) => this.runner!.run(inputId, args));
+    else await Promise.race([link.waitForRanks(LOAD_TIMEOUT_MS), this.whenGone().gone.then((e) => Promise.reject(e))]);
   }
 
   /** Pull messages while there is room for more inputs, until stopped, gone or idle too long. */
@@ -264,7 +295,9 @@ export class Container {
     const gone = goneWatch.gone.then((g) => group.map((h) => this.endWhenGone(g, h)));
     const results: Promise<RunnerResult[]> = this.options.batch
       ? this.runner.runBatch(ids, group.map((h) => h.input.args))
-      : this.runner.run(ids[0]!, group[0]!.input.args).then((r) => [r]);
+      : this.cluster
+        ? this.runOnEveryRank(this.cluster, ids[0]!, group[0]!.input.args).then((r) => [r])
+        : this.runner.run(ids[0]!, group[0]!.input.args).then((r) => [r]);
     const ran = results.then((rs) => rs.map((r): InputEnd => r.ok ? { kind: "ok", value: r.value } : { kind: "error", error: r.error }));
     try {
       return await Promise.race([ran, timedOut, gone]);
@@ -272,6 +305,13 @@ export class Container {
       clearTimeout(timer);
       goneWatch.release();
     }
+  }
+
+  /** Rank 0 of a cluster: every rank runs the input; rank 0's result is the output, unless another rank failed. */
+  private async runOnEveryRank(link: ClusterLink, inputId: string, args: unknown): Promise<RunnerResult> {
+    const [own, others] = await Promise.all([this.runner!.run(inputId, args), link.fanOut(inputId, args)]);
+    const failed = [...others].sort((a, b) => a.rank - b.rank).find((o) => !o.result.ok);
+    return failed ? failed.result : own;
   }
 
   /** How a running input ends when the container goes away under it. */

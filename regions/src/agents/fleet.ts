@@ -20,6 +20,9 @@ export interface TrackedContainer {
   readonly appId: string;
   readonly appName: string;
   readonly functionName: string;
+  /** Set on the containers of a gang-placed cluster, with each one's rank. */
+  readonly clusterId?: string;
+  readonly rank?: number;
   state: "starting" | "running";
   readonly startedAt: number;
   /** Since when the agent reports it idle (no batch in hand); undefined while busy. */
@@ -158,7 +161,8 @@ export class Fleet {
    */
   evictIdle(count: number, functionId: string): number {
     const idle = [...this.containers.values()]
-      .filter((c) => c.functionId !== functionId && c.idleSince !== undefined && !c.evicting)
+      // A cluster's ranks are never evicted one by one: the cluster scales down as a whole.
+      .filter((c) => c.functionId !== functionId && c.idleSince !== undefined && !c.evicting && c.clusterId === undefined)
       .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))
       .slice(0, count);
     for (const c of idle) {

@@ -1,8 +1,9 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
+import { newId, resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
 import type { Fleet } from "../agents/fleet.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Provisioner } from "../broker/provisioner.ts";
+import { explainGangNoFit, gangGroupsWithRoom, type GangNode, type GangRequest } from "../scheduler/gang-fit.ts";
 import { containersToStart } from "../scheduler/plan-scale.ts";
 import { explainNoFit, placeContainer } from "../scheduler/place-container.ts";
 
@@ -12,6 +13,8 @@ export const AUTOSCALE_INTERVAL_MS = 200;
 const ACTIVE_FOR_MS = 5_000;
 /** A look waits this long for a provider's answer, so a stock-out everywhere reaches the caller as an error. */
 const PROVISION_DECISION_WAIT_MS = 2_000;
+/** The port rank 0 of a cluster is told to listen on (`MASTER_PORT`, as torch.distributed expects). */
+export const CLUSTER_MASTER_PORT = 29_500;
 
 /** Wait before starting another container of a function whose containers fail to start. */
 export const crashLoopBackoffMs = (consecutiveFailures: number): number =>
@@ -121,9 +124,11 @@ export class Autoscaler {
       this.active.delete(a.fn.id);
       return;
     }
+    // A cluster counts as one unit: its rank 0 takes the inputs and fans them out.
+    const units = a.options.cluster ? live.filter((c) => c.rank === 0).length : live.length;
     const toStart = containersToStart({
       outstandingBatches: outstanding,
-      liveContainers: live.length,
+      liveContainers: units,
       minContainers: a.options.minContainers,
       maxContainers: a.options.maxContainers,
       bufferContainers: a.options.bufferContainers,
@@ -134,6 +139,10 @@ export class Autoscaler {
     const request = { cpu: a.options.cpu, memoryMiB: a.options.memory, gpu: a.options.gpu };
     if (toStart === 0) {
       a.unplaceable = undefined;
+      return;
+    }
+    if (a.options.cluster) {
+      await this.startClusters(a, toStart, { request, size: a.options.cluster.size, rdma: a.options.cluster.rdma });
       return;
     }
     const provisioner = this.deps.provisioner;
@@ -159,6 +168,40 @@ export class Autoscaler {
         if (evicted === 0 && providersCanServe) await this.provision(a, toStart - started.length);
       }
     }
+  }
+
+  /** Gang-place `count` clusters, each within one fabric (or the region without RDMA), all ranks or none. */
+  private async startClusters(a: ActiveFunction, count: number, gang: GangRequest): Promise<void> {
+    const nodes = this.gangNodes();
+    a.unplaceable = explainGangNoFit(nodes, gang);
+    if (a.unplaceable !== undefined) return;
+    for (let i = 0; i < count; i++) {
+      let placed = false;
+      for (const agentIds of gangGroupsWithRoom(this.gangNodes(), gang)) {
+        const clusterId = newId("cl", 10);
+        const { started } = await this.deps.broker.place(
+          { fn: a.fn, options: a.options, count: gang.size, agentIds, allOrNothing: true },
+          (rank, ranks, agentOf) => ({
+            FERRY_CLUSTER_ID: clusterId,
+            RANK: String(rank),
+            WORLD_SIZE: String(gang.size),
+            LOCAL_RANK: String(ranks.slice(0, rank).filter((r) => r.agentId === ranks[rank]?.agentId).length),
+            MASTER_ADDR: agentOf(ranks[0]!.agentId)?.register.address || "127.0.0.1",
+            MASTER_PORT: String(CLUSTER_MASTER_PORT),
+          }),
+        );
+        if (started.length === gang.size) {
+          placed = true;
+          break;
+        }
+      }
+      // No fabric has room for a whole cluster now: wait for containers to end.
+      if (!placed) return;
+    }
+  }
+
+  private gangNodes(): ReadonlyArray<GangNode> {
+    return this.deps.fleet.slots().map((s) => ({ ...s, fabric: this.deps.fleet.agents.get(s.agentId)?.register.fabric ?? "" }));
   }
 
   private async provision(a: ActiveFunction, count: number): Promise<void> {

@@ -15,7 +15,12 @@ export interface PlacementRequest {
   readonly count: number;
   /** Only these agents may bid (gang placement on one fabric); all agents when left out. */
   readonly agentIds?: ReadonlySet<string>;
+  /** Start all `count` or none (a gang). */
+  readonly allOrNothing?: boolean;
 }
+
+/** The environment for the container of rank `rank` among a request's assignments (cluster ranks). */
+export type PlacementEnv = (rank: number, assignments: ReadonlyArray<Assignment>, agentOf: (agentId: string) => ConnectedAgent | undefined) => Record<string, string>;
 
 /** What became of a placement request. */
 export interface PlacementResult {
@@ -26,7 +31,7 @@ export interface PlacementResult {
 interface Pending {
   readonly request: PlacementRequest;
   readonly resolve: (r: PlacementResult) => void;
-  readonly env: (i: number, assignment: Assignment, agent: ConnectedAgent) => Record<string, string>;
+  readonly env: PlacementEnv;
 }
 
 /**
@@ -52,7 +57,7 @@ export class Broker {
   }
 
   /** Start `count` containers of a function on the agents that win the next auction. */
-  place(request: PlacementRequest, env: Pending["env"] = () => ({})): Promise<PlacementResult> {
+  place(request: PlacementRequest, env: PlacementEnv = () => ({})): Promise<PlacementResult> {
     if (request.count <= 0) return Promise.resolve({ started: [], unplaced: [] });
     return new Promise((resolve) => {
       this.queue.push({ request, resolve, env });
@@ -86,11 +91,11 @@ export class Broker {
   private async runAuction(round: ReadonlyArray<Pending>): Promise<void> {
     const auctionId = newId("au", 10);
     const demands: Demand[] = [];
-    const owner = new Map<string, { pending: Pending; index: number }>();
+    const owner = new Map<string, Pending>();
     for (const p of round) {
       for (let i = 0; i < p.request.count; i++) {
         const demandId = `${auctionId}-${demands.length}`;
-        owner.set(demandId, { pending: p, index: i });
+        owner.set(demandId, p);
         demands.push({
           demandId, functionId: p.request.fn.id, cpu: p.request.options.cpu, memoryMiB: p.request.options.memory,
           gpu: p.request.options.gpu, clouds: p.request.options.clouds, cloudRegions: [],
@@ -110,23 +115,28 @@ export class Broker {
     const bids = answers.flatMap((answer, i) => (answer ? [this.capByRegionView(agents[i]!, answer)] : []));
     const { assignments, unplaced } = clearAuction(demands, bids, { reputation: (id) => this.deps.reputation.of(id) });
 
-    const results = new Map<Pending, { started: PlacementResult["started"][number][]; unplaced: string[] }>();
-    for (const p of round) results.set(p, { started: [], unplaced: [] });
-    for (const a of assignments) {
-      const { pending, index } = owner.get(a.demandId)!;
-      const agent = this.deps.fleet.agents.get(a.agentId);
-      if (!agent) {
-        results.get(pending)!.unplaced.push(`agent ${a.agentId} left during the auction`);
-        continue;
+    const won = new Map<Pending, Assignment[]>(round.map((p) => [p, []]));
+    const reasons = new Map<Pending, string[]>(round.map((p) => [p, []]));
+    for (const a of assignments) won.get(owner.get(a.demandId)!)!.push(a);
+    for (const u of unplaced as ReadonlyArray<Unplaced>) reasons.get(owner.get(u.demandId)!)!.push(u.reason);
+    for (const p of round) {
+      let list = won.get(p)!;
+      if (p.request.allOrNothing && list.length < p.request.count) {
+        reasons.get(p)!.unshift(`only ${list.length} of ${p.request.count} could be placed together`);
+        list = [];
       }
-      const containerId = this.start(pending, index, a, agent);
-      results.get(pending)!.started.push({ containerId, agentId: a.agentId, gpuIndices: a.gpuIndices });
+      const started: Array<PlacementResult["started"][number]> = [];
+      list.forEach((a, rank) => {
+        const agent = this.deps.fleet.agents.get(a.agentId);
+        if (!agent) {
+          reasons.get(p)!.push(`agent ${a.agentId} left during the auction`);
+          return;
+        }
+        const env = p.env(rank, list, (id) => this.deps.fleet.agents.get(id));
+        started.push({ containerId: this.start(p, a, agent, env), agentId: a.agentId, gpuIndices: a.gpuIndices });
+      });
+      p.resolve({ started, unplaced: reasons.get(p)! });
     }
-    for (const u of unplaced as ReadonlyArray<Unplaced>) {
-      const { pending } = owner.get(u.demandId)!;
-      results.get(pending)!.unplaced.push(u.reason);
-    }
-    for (const [p, r] of results) p.resolve(r);
   }
 
   private askForBid(agent: ConnectedAgent, call: CallForBids): Promise<AgentBid | undefined> {
@@ -176,13 +186,14 @@ export class Broker {
     return n;
   }
 
-  private start(p: Pending, index: number, a: Assignment, agent: ConnectedAgent): string {
+  private start(p: Pending, a: Assignment, agent: ConnectedAgent, env: Record<string, string>): string {
     const { fn, options } = p.request;
     const containerId = newId("ct", 12);
     this.deps.fleet.track({
       containerId, functionId: fn.id, agentId: a.agentId, cpu: options.cpu, memoryMiB: options.memory,
       gpuIndices: a.gpuIndices, gpuType: a.gpuType ?? "", cloud: agent.register.cloud, pricePerSecond: a.pricePerSecond,
       workspaceId: fn.workspaceId, appId: fn.appId, appName: fn.appName, functionName: fn.name,
+      ...(env.FERRY_CLUSTER_ID ? { clusterId: env.FERRY_CLUSTER_ID, rank: Number(env.RANK) } : {}),
       state: "starting", startedAt: Date.now(),
     });
     agent.send({
@@ -190,7 +201,7 @@ export class Broker {
       start: {
         containerId, functionId: fn.id, appId: fn.appId, appName: fn.appName, functionName: fn.name,
         bundleHash: fn.bundleHash, optionsJson: JSON.stringify(options), bundleUrl: this.deps.bundleUrl(),
-        gpuIndices: [...a.gpuIndices], env: p.env(index, a, agent), cpu: options.cpu, memoryMib: options.memory,
+        gpuIndices: [...a.gpuIndices], env, cpu: options.cpu, memoryMib: options.memory,
       },
     });
     return containerId;

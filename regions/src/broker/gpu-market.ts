@@ -19,6 +19,8 @@ export interface MarketOffer {
   readonly instanceType: string;
   readonly simulated: boolean;
   readonly agentId?: string;
+  /** The agent's RDMA fabric ("" for none). */
+  readonly fabric?: string;
   /** How far the broker trusts the agent's bids (1 = fully). */
   readonly reputation?: number;
 }
@@ -41,7 +43,7 @@ export const gpuMarket = (fleet: Fleet, providers: ReadonlyArray<CapacityProvide
       source: "agent", cloud: r.cloud, cloudRegion: r.cloudRegion, zone: r.zone, gpuType, gpusPerNode: count,
       pricePerHour: r.pricePerHour, pricePerGpuHour: count > 0 ? r.pricePerHour / count : r.pricePerHour,
       available: slot.freeGpus.length, instanceType: r.instanceType, simulated: r.simulatedGpus,
-      agentId: r.agentId, reputation: reputation.of(r.agentId),
+      agentId: r.agentId, fabric: r.fabric, reputation: reputation.of(r.agentId),
     };
   });
   const cheapest = new Map<string, MarketOffer>();

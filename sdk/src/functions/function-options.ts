@@ -26,6 +26,8 @@ export interface FunctionOptions {
   readonly scaledownWindow?: number;
   readonly maxInputs?: number;
   readonly network?: "outbound" | "none";
+  /** Gang-place `size` containers in one region (one RDMA fabric with `rdma`); every input runs on all ranks. */
+  readonly cluster?: { readonly size: number; readonly rdma?: boolean };
 }
 
 /** The options that travel in the deploy manifest (everything but the name). */
