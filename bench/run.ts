@@ -3,6 +3,7 @@ const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string
   latency: () => import("./latency.ts"),
   map: () => import("./map.ts"),
   placement: () => import("./placement.ts"),
+  trace: () => import("./trace.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { Meter } from "./metering/meter.ts";
 import { gpuMarket } from "./broker/gpu-market.ts";
 import { Provisioner } from "./broker/provisioner.ts";
 import type { CapacityProvider } from "./broker/providers/capacity-provider.ts";
-import { makeRegionApi } from "./http/internal-api.ts";
+import { allowedIn, makeRegionApi, warmUp } from "./http/internal-api.ts";
 
 /** How often a region refreshes its record in the platform state. */
 export const REGION_REFRESH_MS = 2_000;
@@ -85,6 +85,10 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   meter.start();
   provisioner.start();
   await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
+  // Functions deployed with minContainers keep their containers up across region restarts.
+  for (const fn of await Effect.runPromise(storage.listWarmFunctions()).catch(() => [])) {
+    if (allowedIn(fn, opts.region)) await warmUp({ bus, autoscaler }, fn);
+  }
   // The record is the region's liveness as the edge sees it: refreshed while up, removed on close.
   const liveness = setInterval(() => void Effect.runPromise(storage.upsertRegion(opts.region, httpUrl)).catch(() => undefined), REGION_REFRESH_MS);
 

@@ -59,7 +59,14 @@ export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<Edg
       const bytes = yield* checkDeploy(req);
       const hash = yield* Effect.promise(() => sha256Hex(bytes));
       yield* deps.storage.putBundle(hash, bytes);
-      return yield* deps.storage.deployApp(ws, req, hash);
+      const deployed = yield* deps.storage.deployApp(ws, req, hash);
+      // Regions start the containers of functions that keep some up without work (minContainers).
+      if (req.functions.some((f) => (f.options.minContainers ?? 0) > 0)) {
+        for (const r of yield* regions.regions().pipe(Effect.orElseSucceed(() => []))) {
+          yield* regions.request(r, `/internal/apps/${deployed.app.id}/deployed`, { method: "POST" }).pipe(Effect.ignore);
+        }
+      }
+      return deployed;
     }), ({ app, functions }) => c.json({
       app: { id: app.id, name: app.name, environment: app.environment, mode: app.mode, bundleHash: app.bundleHash },
       functions: functions.map((f) => ({ id: f.id, name: f.name })),

@@ -34,6 +34,8 @@ export class Storage extends Context.Service<Storage, {
   getApp(workspaceId: string, nameOrId: string, environment?: string): Effect.Effect<AppRow, StorageError | NotFoundError>;
   stopApp(workspaceId: string, appId: string): Effect.Effect<void, StorageError>;
   listFunctions(appId: string): E<ReadonlyArray<FunctionRow>>;
+  /** Functions of running apps that keep containers up without work (`minContainers` > 0). */
+  listWarmFunctions(): E<ReadonlyArray<FunctionRow>>;
   getFunction(functionId: string): Effect.Effect<FunctionRow, StorageError | NotFoundError>;
   lookupFunction(workspaceId: string, appName: string, functionName: string, environment?: string): Effect.Effect<FunctionRow, StorageError | NotFoundError | ConflictError>;
   createCall(call: CallRow): E<void>;
@@ -139,6 +141,12 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
     return rs.rows.map(toFunction);
   });
 
+  const listWarmFunctions = Effect.fn("Storage.listWarmFunctions")(function*() {
+    const rs = yield* run("listWarmFunctions",
+      `${FUNCTION_SELECT} WHERE a.state = 'running' AND f.removed_at IS NULL AND COALESCE(json_extract(f.options, '$.minContainers'), 0) > 0`);
+    return rs.rows.map(toFunction);
+  });
+
   const deployApp = Effect.fn("Storage.deployApp")(function*(workspaceId: string, request: DeployRequest, bundleHash: string) {
     const environment = request.environment ?? DEFAULT_ENVIRONMENT;
     const now = Date.now();
@@ -239,7 +247,7 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
 
   return Storage.of({
     client, ensureWorkspace, createToken, listTokens, revokeToken, resolveToken, putBundle, getBundle, deployApp,
-    listApps, getApp, stopApp, listFunctions, getFunction, lookupFunction, createCall, getCall, upsertRegion, listRegions, removeRegion,
+    listApps, getApp, stopApp, listFunctions, listWarmFunctions, getFunction, lookupFunction, createCall, getCall, upsertRegion, listRegions, removeRegion,
   });
 });
 

@@ -55,6 +55,9 @@ export class Fleet {
     this.onChange(new Set());
   }
 
+  /** Called when a container becomes ready, with how long it took from the region's request. */
+  readonly containerReadyListeners: Array<(container: TrackedContainer, startMs: number) => void> = [];
+
   /** Called when a container leaves the fleet (stopped, failed, or its agent went away). */
   readonly containerGoneListeners: Array<(container: TrackedContainer, reason: string) => void> = [];
 
@@ -94,6 +97,7 @@ export class Fleet {
     const c = this.containers.get(report.containerId);
     if (!c || c.agentId !== agentId) return;
     if (report.state === "running") {
+      if (c.state === "starting") for (const l of this.containerReadyListeners) l(c, Date.now() - c.startedAt);
       c.state = "running";
       this.startFailures.delete(c.functionId);
     } else if (report.state === "stopped" || report.state === "failed") {
@@ -168,6 +172,19 @@ export class Fleet {
     for (const c of idle) {
       c.evicting = true;
       this.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason: "evicted for another function" } });
+    }
+    return idle.length;
+  }
+
+  /** Stop the `count` longest-idle containers of `functionId` (the autoscaler released them). */
+  stopIdle(functionId: string, count: number, reason: string): number {
+    const idle = this.liveContainers(functionId)
+      .filter((c) => c.state === "running" && c.idleSince !== undefined && c.clusterId === undefined)
+      .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))
+      .slice(0, count);
+    for (const c of idle) {
+      c.evicting = true;
+      this.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason } });
     }
     return idle.length;
   }

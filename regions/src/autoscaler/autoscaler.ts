@@ -1,10 +1,11 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { newId, resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
+import { Limits, newId, resolveFunctionOptions, Streams, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
 import type { Fleet } from "../agents/fleet.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Provisioner } from "../broker/provisioner.ts";
 import { explainGangNoFit, gangGroupsWithRoom, type GangNode, type GangRequest } from "../scheduler/gang-fit.ts";
 import { containersToStart } from "../scheduler/plan-scale.ts";
+import { DEFAULT_MAX_IDLE_S, ScalePolicy, type ScalePolicyOptions } from "./scale-policy.ts";
 import { explainNoFit, placeContainer } from "../scheduler/place-container.ts";
 
 /** How often active functions' queues are looked at. Enqueues also trigger a look at once. */
@@ -31,18 +32,24 @@ interface ActiveFunction {
 }
 
 /**
- * Scales each function's containers to its queue: starts containers on agents for outstanding
- * input batches (see `containersToStart`), keeps `minContainers`. Containers scale themselves
- * down after `scaledownWindow` idle.
+ * Scales each function's containers to its load. Every look asks the function's `ScalePolicy`
+ * (which learns its arrival pattern) how many containers to have: it starts containers for the
+ * inputs running and waiting, keeps idle ones warm while a request is likely and tells the region
+ * to stop them when not, within `minContainers`, `maxContainers`, `bufferContainers` and the
+ * user's `scaledownWindow` (the longest a container idles). Containers also stop themselves after
+ * that longest idle time, should the region be gone. Clusters scale as whole units.
  */
 export class Autoscaler {
   private readonly active = new Map<string, ActiveFunction>();
+  /** What each function's policy has learned outlives the function being watched. */
+  private readonly policies = new Map<string, ScalePolicy>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
   private readonly deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly broker: Broker; readonly provisioner: Provisioner };
 
   constructor(deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly broker: Broker; readonly provisioner: Provisioner }) {
     this.deps = deps;
+    deps.fleet.containerReadyListeners.push((c, startMs) => this.policyFor(c.functionId).observeColdStart(startMs));
     deps.fleet.onChange = (ids) => {
       const targets = ids.size > 0 ? [...ids] : [...this.active.keys()];
       for (const id of targets) void this.reconcile(id);
@@ -59,8 +66,15 @@ export class Autoscaler {
     clearInterval(this.timer);
   }
 
-  /** Work arrived for `fn`: make sure it is watched and look at it now. */
-  touch(fn: FunctionRow): Promise<void> {
+  private policyFor(functionId: string): ScalePolicy {
+    let p = this.policies.get(functionId);
+    if (!p) this.policies.set(functionId, (p = new ScalePolicy()));
+    return p;
+  }
+
+  /** Work arrived for `fn` (`arrivals` queue messages): make sure it is watched and look at it now. */
+  touch(fn: FunctionRow, arrivals = 0): Promise<void> {
+    if (arrivals > 0) this.policyFor(fn.id).observeArrival(Date.now(), arrivals);
     const existing = this.active.get(fn.id);
     if (existing) {
       existing.fn = fn;
@@ -73,10 +87,11 @@ export class Autoscaler {
   }
 
   /** Work arrived for a function that has containers: keep watching it, without a look now. */
-  markBusy(fn: FunctionRow): void {
+  markBusy(fn: FunctionRow, arrivals = 0): void {
     const existing = this.active.get(fn.id);
-    if (existing) existing.lastBusy = Date.now();
-    else void this.touch(fn);
+    if (!existing) return void this.touch(fn, arrivals);
+    existing.lastBusy = Date.now();
+    if (arrivals > 0) this.policyFor(fn.id).observeArrival(Date.now(), arrivals);
   }
 
   /** Whether the function has containers starting or running. */
@@ -119,21 +134,34 @@ export class Autoscaler {
     const info = await this.deps.jsm.consumers.info(Streams.functionQueue(a.fn.id), Streams.workersConsumer);
     const outstanding = info.num_pending + info.num_ack_pending;
     const live = this.deps.fleet.liveContainers(a.fn.id);
-    if (outstanding > 0) a.lastBusy = Date.now();
-    else if (live.length <= a.options.minContainers && Date.now() - a.lastBusy > ACTIVE_FOR_MS && a.options.minContainers === 0) {
+    const now = Date.now();
+    if (outstanding > 0) a.lastBusy = now;
+    const perContainer = a.options.maxInputs * (a.options.batch?.maxBatchSize ?? 1);
+    const policy = this.policyFor(a.fn.id);
+    const policyOptions: ScalePolicyOptions = {
+      minContainers: a.options.minContainers, maxContainers: a.options.maxContainers, bufferContainers: a.options.bufferContainers,
+      scaledownWindowS: a.fn.options.scaledownWindow, maxInputs: perContainer,
+    };
+    if (live.length === 0 && a.options.minContainers === 0 && outstanding === 0 && now - a.lastBusy > ACTIVE_FOR_MS && now >= policy.settlesAt(now, policyOptions)) {
       this.active.delete(a.fn.id);
       return;
     }
-    // A cluster counts as one unit: its rank 0 takes the inputs and fans them out.
-    const units = a.options.cluster ? live.filter((c) => c.rank === 0).length : live.length;
-    const toStart = containersToStart({
-      outstandingBatches: outstanding,
-      liveContainers: units,
-      minContainers: a.options.minContainers,
-      maxContainers: a.options.maxContainers,
-      bufferContainers: a.options.bufferContainers,
-      messagesPerContainer: a.options.maxInputs * (a.options.batch?.maxBatchSize ?? 1),
-    });
+    let toStart: number;
+    if (a.options.cluster) {
+      // A cluster counts as one unit: its rank 0 takes the inputs and fans them out.
+      toStart = containersToStart({
+        outstandingBatches: outstanding, liveContainers: live.filter((c) => c.rank === 0).length, minContainers: a.options.minContainers,
+        maxContainers: a.options.maxContainers, bufferContainers: a.options.bufferContainers, messagesPerContainer: perContainer,
+      });
+    } else {
+      const idle = live.filter((c) => c.state === "running" && c.idleSince !== undefined);
+      const plan = policy.plan(now, {
+        busy: info.num_ack_pending, queued: info.num_pending, live: live.length, idle: idle.length,
+        starting: live.filter((c) => c.state === "starting").length, options: policyOptions,
+      });
+      toStart = plan.start;
+      if (plan.release > 0) this.deps.fleet.stopIdle(a.fn.id, plan.release, "released by the autoscaler: no request expected soon");
+    }
     const failures = this.deps.fleet.startFailures.get(a.fn.id);
     if (failures && Date.now() - failures.last < crashLoopBackoffMs(failures.count)) return;
     const request = { cpu: a.options.cpu, memoryMiB: a.options.memory, gpu: a.options.gpu };
@@ -157,7 +185,7 @@ export class Autoscaler {
       await this.provision(a, toStart);
       return;
     }
-    const { started } = await this.deps.broker.place({ fn: a.fn, options: a.options, count: toStart });
+    const { started } = await this.deps.broker.place({ fn: a.fn, options: this.agentOptions(a), count: toStart });
     a.unplaceable = undefined;
     if (started.length < toStart) {
       // Out of room (not merely pacing starts): make room from idle containers of other
@@ -180,7 +208,7 @@ export class Autoscaler {
       for (const agentIds of gangGroupsWithRoom(this.gangNodes(), gang)) {
         const clusterId = newId("cl", 10);
         const { started } = await this.deps.broker.place(
-          { fn: a.fn, options: a.options, count: gang.size, agentIds, allOrNothing: true },
+          { fn: a.fn, options: this.agentOptions(a), count: gang.size, agentIds, allOrNothing: true },
           (rank, ranks, agentOf) => ({
             FERRY_CLUSTER_ID: clusterId,
             RANK: String(rank),
@@ -198,6 +226,16 @@ export class Autoscaler {
       // No fabric has room for a whole cluster now: wait for containers to end.
       if (!placed) return;
     }
+  }
+
+  /**
+   * The options a container is started with: its own idle stop is only a safety net, set to the
+   * longest idle the policy allows (never, while `minContainers` must stay up); the region stops
+   * idle containers when the policy releases them.
+   */
+  private agentOptions(a: ActiveFunction): ResolvedFunctionOptions {
+    const safetyS = a.options.minContainers > 0 ? Limits.maxScaledownWindowS : (a.fn.options.scaledownWindow ?? DEFAULT_MAX_IDLE_S);
+    return { ...a.options, scaledownWindowS: safetyS };
   }
 
   private gangNodes(): ReadonlyArray<GangNode> {

@@ -39,6 +39,18 @@ export interface RegionApiDeps {
 
 const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
 
+/** Whether a function may run in `region` (its `region` option, when set, names it). */
+export const allowedIn = (fn: FunctionRow, region: string): boolean => {
+  const r = fn.options.region;
+  return r === undefined || (typeof r === "string" ? r === region : r.includes(region));
+};
+
+/** Make sure a function's queue exists and the autoscaler watches it (for `minContainers`). */
+export const warmUp = async (deps: Pick<RegionApiDeps, "bus" | "autoscaler">, fn: FunctionRow): Promise<void> => {
+  await Effect.runPromise(deps.bus.ensureFunctionQueue(fn.id)).catch(() => undefined);
+  await deps.autoscaler.touch(fn);
+};
+
 const outputsLine = (outputs: ReadonlyArray<OutputItem>) => `${JSON.stringify({ type: "outputs", outputs })}\n`;
 
 /**
@@ -82,9 +94,9 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     // A function with containers already up is served by them; only a cold one waits for placement.
     // A single input for a warm function needs no look at the queue now: the periodic tick covers it.
     const warm = deps.autoscaler.hasLiveContainers(fn.id);
-    if (!warm) await deps.autoscaler.touch(fn);
-    else if (batches.length > 1) void deps.autoscaler.touch(fn);
-    else deps.autoscaler.markBusy(fn);
+    if (!warm) await deps.autoscaler.touch(fn, batches.length);
+    else if (batches.length > 1) void deps.autoscaler.touch(fn, batches.length);
+    else deps.autoscaler.markBusy(fn, batches.length);
     const unplaceable = deps.autoscaler.unplaceableReason(fn.id);
     if (unplaceable && !unplaceable.startsWith("no agent is connected")) {
       watch?.cancel();
@@ -129,6 +141,14 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     const bundle = await Effect.runPromise(Effect.result(deps.storage.getBundle(c.req.param("hash"))));
     if (bundle._tag === "Failure") return fail(c, bundle.failure);
     return c.body(bundle.success as Uint8Array<ArrayBuffer>, 200, { "content-type": "text/javascript" });
+  });
+
+  // A deploy: functions that keep containers up without work start them now.
+  app.post("/internal/apps/:id/deployed", async (c) => {
+    const functions = await Effect.runPromise(deps.storage.listFunctions(c.req.param("id")));
+    const warm = functions.filter((f) => (f.options.minContainers ?? 0) > 0 && allowedIn(f, deps.region));
+    for (const f of warm) await warmUp(deps, f);
+    return c.json({ warmed: warm.length });
   });
 
   app.post("/internal/apps/:id/stop", async (c) => {
