@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_MAX_IDLE_S, GapHistogram, planRank, ScalePolicy, type ScalePolicyOptions,
-} from "../src/autoscaler/scale-policy.ts";
+import { GapHistogram, planRank } from "../src/autoscaler/rank-plan.ts";
+import { DEFAULT_MAX_IDLE_S, ScalePolicy, type ScalePolicyOptions } from "../src/autoscaler/scale-policy.ts";
 
 const COLD_START_MS = 20_000;
 const S = 1000;

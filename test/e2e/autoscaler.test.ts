@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../fixtures/wait-for.ts";
 import { join } from "node:path";
 import { REPO_ROOT, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
 
@@ -12,13 +13,6 @@ describe("autoscaler knobs", () => {
   let fns: ScalingApp;
   let ids: Record<string, string>;
   const containersOf = (name: string) => [...t.platform.agents[0]!.containers.values()].filter((c) => c.functionId === ids[name] && c.state !== "stopped");
-  const waitFor = async (probe: () => boolean, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!probe()) {
-      if (Date.now() > deadline) throw new Error("timed out waiting");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
 
   beforeAll(async () => {
     t = await startTestPlatform({ agents: 1 });
@@ -29,7 +23,7 @@ describe("autoscaler knobs", () => {
   afterAll(() => t?.stop());
 
   it("minContainers start at deploy without any call and stay up past the scaledownWindow", async () => {
-    await waitFor(() => containersOf("alwaysWarm").filter((c) => c.state === "running").length === 2);
+    await waitFor("two warm containers", () => (containersOf("alwaysWarm").filter((c) => c.state === "running").length === 2 ? true : undefined));
     const first = containersOf("alwaysWarm").map((c) => c.id).sort();
     await new Promise((r) => setTimeout(r, 2_500));
     expect(containersOf("alwaysWarm").map((c) => c.id).sort()).toEqual(first);
@@ -39,8 +33,8 @@ describe("autoscaler knobs", () => {
 
   it("bufferContainers keep spare containers beyond the busy ones while there is work, then drain", async () => {
     const call = fns.buffered.remote(2_000);
-    await waitFor(() => containersOf("buffered").length >= 3);
+    await waitFor("a busy container and two spares", () => (containersOf("buffered").length >= 3 ? true : undefined));
     await call;
-    await waitFor(() => containersOf("buffered").length === 0, 20_000);
+    await waitFor("the buffered containers to drain", () => (containersOf("buffered").length === 0 ? true : undefined));
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../fixtures/wait-for.ts";
 import { join } from "node:path";
 import { loadGpuCatalog, type SimulatedCloudProvider } from "@ferry/regions";
 import { REPO_ROOT, type TestPlatform } from "../fixtures/platform.ts";
@@ -22,15 +23,6 @@ const { offers } = loadGpuCatalog();
 const cheapest = (cloud: string, gpuType: string, except: (o: { cloudRegion: string }) => boolean = () => false) =>
   offers.filter((o) => o.cloud === cloud && o.gpuType === gpuType && !except(o)).sort((a, b) => a.pricePerHour - b.pricePerHour || a.cloudRegion.localeCompare(b.cloudRegion))[0]!;
 
-const waitFor = async <T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 describe("capacity brokering across simulated clouds", () => {
   let t: TestPlatform;
@@ -38,7 +30,7 @@ describe("capacity brokering across simulated clouds", () => {
   let lambda: SimulatedCloudProvider;
   const market = async () => (await t.client.request<{ regions: Array<{ offers: MarketRow[] }> }>("GET", "/v1/gpu/market")).regions.flatMap((r) => r.offers);
   const gpuAgents = async () => (await market()).filter((o) => o.source === "agent" && o.gpuType !== "cpu");
-  const noGpuAgents = () => waitFor(async () => ((await gpuAgents()).length === 0 ? true : undefined));
+  const noGpuAgents = () => waitFor("provisioned nodes to be terminated", async () => ((await gpuAgents()).length === 0 ? true : undefined));
 
   beforeAll(async () => {
     t = await startTestPlatform({ agents: 1, providers: { clouds: ["lambda", "runpod"], nodeIdleWindowMs: NODE_IDLE_WINDOW_MS } });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../fixtures/wait-for.ts";
 import { parseSimulatedGpus } from "@ferry/gpu-agent";
 import { runCli, startTestPlatform, REPO_ROOT, type TestPlatform } from "../fixtures/platform.ts";
 import { join } from "node:path";
@@ -19,15 +20,6 @@ const handles = async (t: TestPlatform): Promise<GpuApp> => {
   return Object.fromEntries(d.discovered.functions.map((f) => [f.name, f.handle])) as unknown as GpuApp;
 };
 
-const waitFor = async <T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 describe("GPU placement by auction", () => {
   let t: TestPlatform;
@@ -70,7 +62,7 @@ describe("GPU placement by auction", () => {
   });
 
   it("every container-second is metered with its GPU type, cloud and price", async () => {
-    const lines = await waitFor(async () => {
+    const lines = await waitFor("H100 usage to be metered", async () => {
       const r = await t.client.request<{ lines: UsageLine[] }>("GET", "/v1/usage?by=gpu,cloud");
       const h100 = r.lines.find((l) => l.keys.gpu === "H100" && l.keys.cloud === "runpod");
       // Containers scale down one second after their input; their last interval is then written.
