@@ -8,8 +8,14 @@ import { openApiDocument } from "./http/openapi.ts";
 import { RegionClient } from "./regions/region-client.ts";
 import { appRoutes } from "./routes/app-routes.ts";
 import { callRoutes } from "./routes/call-routes.ts";
+import { containerRoutes } from "./routes/container-routes.ts";
+import { sandboxRoutes } from "./routes/sandbox-routes.ts";
+import { classRoutes } from "./routes/class-routes.ts";
+import { resolveDeployObjects, secretRoutes } from "./routes/secret-routes.ts";
+import { storeRoutes } from "./routes/store-routes.ts";
 import { tokenRoutes } from "./routes/token-routes.ts";
 import { usageRoutes } from "./routes/usage-routes.ts";
+import { volumeRoutes } from "./routes/volume-routes.ts";
 
 const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes: number) => bodyLimit({
   maxSize: maxBytes,
@@ -37,8 +43,15 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   app.use("/v1/*", (c, next) => (c.req.path === "/v1/apps" && c.req.method === "POST" ? deployLimit : requestLimit)(c, next));
   app.use("/v1/*", bearerAuth(deps));
   app.route("/v1/tokens", tokenRoutes(deps));
+  app.route("/v1/secrets", secretRoutes(regions));
+  app.route("/v1/volumes", volumeRoutes(regions));
+  app.use("/v1/apps", resolveDeployObjects(regions));
   app.route("/v1/apps", appRoutes(deps, regions));
+  app.route("/v1/classes", classRoutes(deps));
   app.route("/v1", callRoutes(deps, regions));
+  app.route("/v1/sandboxes", sandboxRoutes(deps, regions));
+  app.route("/v1/containers", containerRoutes(deps, regions));
+  app.route("/v1", storeRoutes(regions));
   app.route("/v1", usageRoutes(deps, regions));
   app.notFound((c) => c.json({ error: { type: "NotFoundError", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((err, c) => c.json({ error: { type: "InternalError", message: err.message } }, 500));

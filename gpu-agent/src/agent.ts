@@ -8,11 +8,14 @@ import { connectNats, type ContainerReport, type RegionCommand, type StartContai
 import { BundleCache } from "./bundles/bundle-cache.ts";
 import { Container, type SandboxProcess } from "./containers/container.ts";
 import { RegionLink } from "./region-link/region-link.ts";
+import { SandboxHost } from "./sandboxes/sandbox-host.ts";
 import { buildRunner } from "./runner/build-runner.ts";
-import { defaultNodeImageBinds, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
+import { defaultNodeImageBinds, DEFAULT_UNPRIVILEGED_HOST_ID, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
 import { ColdStartEstimate, composeBid } from "./inventory/compose-bid.ts";
 import { InsufficientCapacityError, ResourceLedger } from "./inventory/gpu-allocator.ts";
 import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts";
+import { ContainerVolumes } from "./volumes/container-volumes.ts";
+import { ContentCache } from "./volumes/content-cache.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
 const RUNNER_DIR_IN_SANDBOX = "/opt/ferry/runner";
@@ -82,6 +85,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const js = jetstream(nc);
   const runnerPath = await buildRunner(join(opts.stateDir, "runner"));
   const bundles = new BundleCache(join(opts.stateDir, "bundles"), opts.internalToken);
+  const volumeCache = new ContentCache(join(opts.stateDir, "volumes", "cache"));
   const nodeDir = dirname(realpathSync(process.execPath));
   const image = defaultNodeImageBinds(nodeDir, { generatedDir: join(opts.stateDir, "image-etc") });
   const containers = new Map<string, Container>();
@@ -105,8 +109,14 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     for (const [id, at] of cancelled) if (Date.now() - at > CANCEL_MEMORY_MS) cancelled.delete(id);
   }, 60_000);
 
-  const startContainerSandbox = async (cmd: StartContainer, options: ResolvedFunctionOptions): Promise<{ sandbox: SandboxProcess; bundleInSandbox: string }> => {
+  const startContainerSandbox = async (cmd: StartContainer, options: ResolvedFunctionOptions): Promise<{ sandbox: SandboxProcess; bundleInSandbox: string; volumes?: ContainerVolumes }> => {
     const bundlePath = await bundles.get(cmd.bundleHash, cmd.bundleUrl);
+    // Volumes are materialised before the sandbox starts, writable by the host user it runs as.
+    const volumes = Object.keys(cmd.volumes ?? {}).length === 0 ? undefined : await ContainerVolumes.prepare({
+      containerId: cmd.containerId, ids: cmd.volumes ?? {}, names: options.volumes ?? {}, root: join(opts.stateDir, "volumes"),
+      regionUrl: cmd.bundleUrl, internalToken: opts.internalToken, cache: volumeCache,
+      owner: process.getuid?.() === 0 ? { uid: DEFAULT_UNPRIVILEGED_HOST_ID, gid: DEFAULT_UNPRIVILEGED_HOST_ID } : undefined,
+    });
     const granted = cmd.gpuIndices.map((i) => gpus.devices[i]);
     const visible = cmd.gpuIndices.join(",");
     const sandbox = startSandbox({
@@ -115,7 +125,9 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       readOnlyBinds: [
         { hostPath: dirname(runnerPath), sandboxPath: RUNNER_DIR_IN_SANDBOX },
         { hostPath: dirname(bundlePath), sandboxPath: APP_DIR_IN_SANDBOX },
+        ...(volumes?.readOnlyBinds() ?? []),
       ],
+      readWriteBinds: volumes?.readWriteBinds(),
       env: {
         FERRY_APP: cmd.appName,
         FERRY_FUNCTION: cmd.functionName,
@@ -135,13 +147,21 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       // `memory` is a request used for placement, as on Modal; only runaway process counts are capped.
       limits: { pids: 512 },
     });
-    return { sandbox, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs` };
+    sandboxes.trackFunctionSandbox(cmd.containerId, sandbox);
+    if (volumes) void sandbox.exited.then(() => volumes.dispose());
+    return { sandbox, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs`, volumes };
   };
 
   let link: RegionLink | undefined;
   const report = (r: ContainerReport) => link?.send({ body: "container", container: r });
+  // Sandboxes (`Sandbox.create`) and execs in containers (`ferry container exec`).
+  const sandboxes = new SandboxHost({
+    nc, region: opts.region, cloud: opts.cloud, stateDir: opts.stateDir, internalToken: opts.internalToken, image, gpus, ledger, bundles,
+    report, send: (m) => link?.send(m),
+  });
 
   const onCommand = (command: RegionCommand) => {
+    if (sandboxes.handles(command)) return;
     if (command.body === "callForBids") {
       const warm = new Set<string>();
       for (const c of containers.values()) if (c.state === "running" && !c.busy) warm.add(c.functionId);
@@ -151,7 +171,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
           pricePerHour,
           // A lying node (fault injection) offers every GPU it registered, usable or not.
           free: opts.faults?.usableGpus === undefined ? ledger.free() : { ...ledger.free(), gpuIndices: gpus.devices.map((d) => d.index).filter((i) => !claimedGpus().has(i)) },
-          runningContainers: containers.size,
+          runningContainers: containers.size + sandboxes.size,
           coldStartMs: coldStart.ms,
           warmFunctions: warm,
           cachedBundles: bundles.cached,
@@ -206,7 +226,10 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     link?.send({
       body: "heartbeat",
       heartbeat: {
-        containers: [...containers.values()].map((c) => ({ containerId: c.id, functionId: c.functionId, state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
+        containers: [
+          ...[...containers.values()].map((c) => ({ containerId: c.id, functionId: c.functionId, state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
+          ...sandboxes.reports(),
+        ],
       },
     });
   }, 1_000);
@@ -220,6 +243,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       clearInterval(pruneCancelled);
       cancelSub.unsubscribe();
       for (const c of containers.values()) c.kill();
+      sandboxes.killAll();
       link?.close();
       await nc.drain().catch(() => undefined);
     },

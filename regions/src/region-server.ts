@@ -1,4 +1,4 @@
-import { Bus, Storage, UsageStore } from "@ferry/core";
+import { Bus, SandboxStore, Storage, UsageStore } from "@ferry/core";
 import { connectNats, listenHttp, openLibsql } from "@ferry/core/node";
 import { Effect, Layer } from "effect";
 import { startAgentControlServer } from "./agents/agent-control-server.ts";
@@ -11,6 +11,12 @@ import { gpuMarket } from "./broker/gpu-market.ts";
 import { Provisioner } from "./broker/provisioner.ts";
 import type { CapacityProvider } from "./broker/providers/capacity-provider.ts";
 import { allowedIn, makeRegionApi, warmUp } from "./http/internal-api.ts";
+import { internalSandboxRoutes } from "./sandboxes/internal-sandbox-routes.ts";
+import { SandboxService } from "./sandboxes/sandbox-service.ts";
+import { openRegionObjects } from "./secrets/region-objects.ts";
+import { ContainerApiAccess } from "./broker/container-api-access.ts";
+import { startStores } from "./stores/index.ts";
+import { Scheduler } from "./schedules/scheduler.ts";
 
 /** How often a region refreshes its record in the platform state. */
 export const REGION_REFRESH_MS = 2_000;
@@ -24,6 +30,10 @@ export interface RegionServerOptions {
   readonly natsUrl: string;
   readonly databaseUrl: string;
   readonly internalToken: string;
+  /** The platform key secrets are sealed with (32 bytes, base64); default `FERRY_SECRET_KEY`. Every region needs the same. */
+  readonly secretKey?: string;
+  /** The public API (the edge's URL) that containers' API bridge calls; also settable later with `setApiUrl`. */
+  readonly apiUrl?: string;
   /** Capacity providers the broker may provision nodes from when no agent can serve. */
   readonly providers?: ReadonlyArray<CapacityProvider>;
   /** A provisioned node without containers this long is terminated (default `DEFAULT_NODE_IDLE_WINDOW_MS`). */
@@ -36,6 +46,8 @@ export interface RunningRegion {
   readonly region: string;
   readonly httpUrl: string;
   readonly grpcAddress: string;
+  /** Point containers started from now on at the public API (the edge's URL), for user code's API calls. */
+  setApiUrl(url: string): void;
   close(): Promise<void>;
 }
 
@@ -74,14 +86,31 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
     }
   });
   const meter = new Meter({ region: opts.region, fleet, usage: UsageStore.fromStorage(storage) });
-  const broker = new Broker({ fleet, reputation, bundleUrl: () => httpUrl });
+  const objects = await openRegionObjects(client, opts.secretKey ?? process.env.FERRY_SECRET_KEY);
+  const containerApi = new ContainerApiAccess(storage, opts.apiUrl);
+  const broker = new Broker({ fleet, reputation, bundleUrl: () => httpUrl, prepareStart: objects.prepareStart, containerApi: (ws) => containerApi.forWorkspace(ws) });
   const provisioner = new Provisioner({ providers: opts.providers ?? [], fleet, idleWindowMs: opts.nodeIdleWindowMs, log: opts.log });
   const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, broker, provisioner });
+  const sandboxStore = SandboxStore.fromStorage(storage);
+  const sandboxes = new SandboxService({ region: opts.region, fleet, broker, store: sandboxStore, nc, regionUrl: () => httpUrl });
+  // A redeploy that changed a function's code or options: its containers stop (finishing what they
+  // hold, then running a class's exit) and leave the autoscaler's count, so new ones start at once.
+  const restartFunction = (functionId: string, reason: string) => {
+    for (const c of fleet.liveContainers(functionId)) {
+      c.evicting = true;
+      fleet.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason } });
+    }
+  };
+  const stores = startStores(bus);
   const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler,
-    market: () => gpuMarket(fleet, opts.providers ?? [], reputation) });
+    market: () => gpuMarket(fleet, opts.providers ?? [], reputation), sandboxRoutes: internalSandboxRoutes({ sandboxes, fleet, store: sandboxStore, bus }),
+    terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores });
   const http = await listenHttp(api.fetch, opts.host, opts.httpPort);
   httpUrl = http.url;
+  await sandboxes.closeLost();
   autoscaler.start();
+  const scheduler = new Scheduler({ region: opts.region, client, storage, bus, autoscaler, log: opts.log });
+  scheduler.start();
   meter.start();
   provisioner.start();
   await Effect.runPromise(storage.upsertRegion(opts.region, httpUrl));
@@ -96,10 +125,13 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
     region: opts.region,
     httpUrl,
     grpcAddress: `${opts.host}:${grpcServer.port}`,
+    setApiUrl: (url) => containerApi.setApiUrl(url),
     close: async () => {
       clearInterval(liveness);
       await Effect.runPromise(storage.removeRegion(opts.region, httpUrl)).catch(() => undefined);
       autoscaler.stop();
+      stores.close();
+      scheduler.stop();
       await meter.stop();
       await provisioner.stop();
       await grpcServer.close();

@@ -1,5 +1,6 @@
 import { FerryFunction, type BatchedFunctionOptions } from "./functions/function-handle.ts";
 import type { FunctionOptions } from "./functions/function-options.ts";
+import { FerryCls, type ClassOptions, type ClsHandle, type UserClass } from "./classes/cls.ts";
 
 /** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
 export const APP_BRAND = Symbol.for("ferry.app");
@@ -28,6 +29,7 @@ export class App {
   readonly name: string;
   readonly options: AppOptions;
   private readonly registered: Array<FerryFunction<never[], unknown>> = [];
+  private readonly registeredClasses: FerryCls[] = [];
   private entrypoint: LocalEntrypoint | undefined;
 
   constructor(name: string, options: AppOptions = {}) {
@@ -49,6 +51,34 @@ export class App {
       : new FerryFunction(this.name, options, fn);
     this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
     return handle;
+  }
+
+  /**
+   * Wrap a class as a Ferry class of this app: one deployable unit whose methods share its
+   * containers (`options` apply to it as to a function). Each container constructs it once, runs
+   * `enter` before its first input and `exit` when it shuts down. Its name is its export name
+   * unless `options.name`.
+   *
+   * @example
+   * ```ts
+   * export const Model = app.cls({ memory: 2048 }, class {
+   *   size = "base";
+   *   async enter() { this.model = await load(this.size); }
+   *   async predict(x: string) { return this.model.run(x); }
+   * });
+   * await Model.predict.remote("hi");
+   * await Model.with({ size: "small" }).predict.remote("hi"); // containers of its own
+   * ```
+   */
+  cls<C extends UserClass>(options: ClassOptions, userClass: C): ClsHandle<InstanceType<C>> {
+    const handle = new FerryCls<InstanceType<C>>(this.name, options, { userClass: userClass as unknown as UserClass<InstanceType<C>> });
+    this.registeredClasses.push(handle as unknown as FerryCls);
+    return handle as ClsHandle<InstanceType<C>>;
+  }
+
+  /** The app's classes, in registration order. */
+  classes(): ReadonlyArray<FerryCls> {
+    return this.registeredClasses;
   }
 
   /** Register the local entrypoint that `ferry run FILE` executes. */

@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { Effect } from "effect";
-import { ConflictError, decodeAt, DeployRequest, Limits, PayloadTooLargeError, ValidationError, type ApiError } from "@ferry/core";
+import { ConflictError, decodeAt, DEFAULT_ENVIRONMENT, DeployRequest, Limits, PayloadTooLargeError, ValidationError, variantOf, type ApiError, type FunctionRow } from "@ferry/core";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
 import type { RegionClient } from "../regions/region-client.ts";
 import { checkPlacementOptions } from "./check-placement-options.ts";
+import { planRedeploy } from "./redeploy-plan.ts";
+import { checkSchedules, nextRunsOf } from "./schedule-checks.ts";
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => {
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
@@ -35,6 +37,9 @@ const checkDeploy = (req: DeployRequest): Effect.Effect<Uint8Array, ApiError> =>
     if (o.minContainers !== undefined && o.maxContainers !== undefined && o.minContainers > o.maxContainers) {
       return Effect.fail(new ValidationError({ field: `body.functions[${i}].options.minContainers`, message: `body.functions[${i}].options.minContainers: ${o.minContainers} is above maxContainers ${o.maxContainers}` }));
     }
+    if (o.methods && o.batch) {
+      return Effect.fail(new ValidationError({ field: `body.functions[${i}].options.batch`, message: `body.functions[${i}].options.batch: ${f.name} is a class; batching is for functions (app.function with batch)` }));
+    }
   }
   const bytes = fromBase64(req.bundle);
   if (!bytes || bytes.length === 0) return Effect.fail(new ValidationError({ field: "body.bundle", message: "body.bundle: expected the bundled app as non-empty base64" }));
@@ -43,6 +48,15 @@ const checkDeploy = (req: DeployRequest): Effect.Effect<Uint8Array, ApiError> =>
   }
   return Effect.succeed(bytes);
 };
+
+/** The functions (class instances included) of the deployed app a deploy replaces; none for a new or ephemeral app. */
+const previousFunctions = (deps: EdgeDeps, ws: string, req: DeployRequest): Effect.Effect<ReadonlyArray<FunctionRow>, ApiError> => req.mode !== "deployed"
+  ? Effect.succeed([])
+  : Effect.gen(function*() {
+    const apps = yield* deps.storage.listApps(ws);
+    const app = apps.find((a) => a.mode === "deployed" && a.name === req.name && a.environment === (req.environment ?? DEFAULT_ENVIRONMENT));
+    return app ? yield* deps.storage.listFunctions(app.id) : [];
+  });
 
 /** `/v1/apps`: deploy, list, stop, logs. */
 export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<EdgeEnv>()
@@ -58,26 +72,36 @@ export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<Edg
       const req = yield* checkPlacementOptions(decoded.success, known);
       const bytes = yield* checkDeploy(req);
       const hash = yield* Effect.promise(() => sha256Hex(bytes));
+      yield* checkSchedules(req, regions);
       yield* deps.storage.putBundle(hash, bytes);
-      const deployed = yield* deps.storage.deployApp(ws, req, hash);
-      // Regions start the containers of functions that keep some up without work (minContainers).
-      if (req.functions.some((f) => (f.options.minContainers ?? 0) > 0)) {
+      // A redeploy keeps the containers of functions whose bundle and options are unchanged.
+      const plan = planRedeploy(yield* previousFunctions(deps, ws, req), req.functions, hash);
+      const deployed = yield* deps.storage.deployApp(ws, { ...req, functions: [...req.functions, ...plan.carried] }, hash);
+      // Regions replace the containers of changed functions and start those of functions that
+      // keep some up without work (minContainers).
+      if (plan.restart.length > 0 || req.functions.some((f) => (f.options.minContainers ?? 0) > 0)) {
         for (const r of yield* regions.regions().pipe(Effect.orElseSucceed(() => []))) {
-          yield* regions.request(r, `/internal/apps/${deployed.app.id}/deployed`, { method: "POST" }).pipe(Effect.ignore);
+          yield* regions.request(r, `/internal/apps/${deployed.app.id}/deployed`, { method: "POST", body: JSON.stringify({ restart: plan.restart }) }).pipe(Effect.ignore);
         }
       }
-      return deployed;
-    }), ({ app, functions }) => c.json({
+      const functions = deployed.functions.filter((f) => !variantOf(f.options));
+      return { app: deployed.app, functions, restarted: functions.filter((f) => plan.restart.includes(f.id)).map((f) => f.name) };
+    }), ({ app, functions, restarted }) => c.json({
       app: { id: app.id, name: app.name, environment: app.environment, mode: app.mode, bundleHash: app.bundleHash },
       functions: functions.map((f) => ({ id: f.id, name: f.name })),
+      restarted,
     }, 201));
   })
   .get("/", (c) => runApi(c, Effect.gen(function*() {
     const apps = yield* deps.storage.listApps(c.get("workspaceId"));
-    return yield* Effect.forEach(apps, (a) => deps.storage.listFunctions(a.id).pipe(Effect.map((fns) => ({
+    // A class's parametrised instances are listed as the class.
+    const listed = yield* Effect.forEach(apps, (app) => deps.storage.listFunctions(app.id).pipe(Effect.map((fns) => ({ app, functions: fns.filter((f) => !variantOf(f.options)) }))));
+    const nextRuns = yield* nextRunsOf(listed, regions);
+    return listed.map(({ app: a, functions: fns }) => ({
       id: a.id, name: a.name, environment: a.environment, mode: a.mode, state: a.state, createdAt: a.createdAt, updatedAt: a.updatedAt,
       functions: fns.map((f) => f.name),
-    }))));
+      nextRuns: nextRuns.get(a.id) ?? [],
+    }));
   }), (apps) => c.json({ apps })))
   .post("/:name/stop", (c) => runApi(c, Effect.gen(function*() {
     const app = yield* deps.storage.getApp(c.get("workspaceId"), c.req.param("name"), c.req.query("environment"));

@@ -1,5 +1,9 @@
 import { Schema } from "effect";
 import { Limits } from "../limits/limits.ts";
+import { variantOf } from "./class-variant.ts";
+import { ScheduleOption } from "./schedule.ts";
+import { ANONYMOUS_SECRET_PREFIX } from "../secrets/secret-values.ts";
+import { mountPathProblem } from "../volumes/volume-paths.ts";
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
 
@@ -30,6 +34,21 @@ const BatchOptions = Schema.Struct({
 
 const StringOrList = Schema.Union([Schema.String, Schema.Array(Schema.String)]);
 
+/** A secret by name; `@…` names are the app-scoped secrets the edge keeps for `Secret.fromObject`. */
+const SecretName = Schema.String.check(Schema.makeFilter((s: string) =>
+  Limits.namePattern.test(s) || (s.startsWith(ANONYMOUS_SECRET_PREFIX) && s.length <= 512)
+    ? undefined
+    : "expected a secret name of letters, digits, '_' and '-' (at most 64), starting with a letter or '_'"));
+const VolumeName = Schema.String.check(Schema.isPattern(Limits.namePattern, { message: "expected a volume name of letters, digits, '_' and '-' (at most 64), starting with a letter or '_'" }));
+/** Keys are checked here, not by a refined key schema: a Record silently drops keys its key schema refuses. */
+const mountPathsProblem = (volumes: Readonly<Record<string, string>>) => {
+  for (const mount of Object.keys(volumes)) {
+    const problem = mountPathProblem(mount);
+    if (problem) return { path: [mount], issue: problem };
+  }
+  return undefined;
+};
+
 /**
  * The options of `app.function(options, fn)` as they travel in a deploy manifest. Durations are
  * seconds unless the name says otherwise.
@@ -51,6 +70,14 @@ export const FunctionOptions = Schema.Struct({
   network: Schema.optional(Schema.Literals(["outbound", "none"])),
   batch: Schema.optional(BatchOptions),
   cluster: Schema.optional(ClusterOptions),
+  /** Run on a schedule (deployed apps only): `Cron("0 * * * *")` or `Period({ minutes: 5 })`. Not on classes. */
+  schedule: Schema.optional(ScheduleOption),
+  /** Set by `app.cls`: the class's methods. A class is one deployable unit; each input names its method. */
+  methods: Schema.optional(Schema.Array(Schema.String.check(Schema.isPattern(/^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/, { message: "expected a method name" }))).check(Schema.isMinLength(1, { message: "a class needs at least one method" }))),
+  /** Secrets by name, injected as environment variables. */
+  secrets: Schema.optional(Schema.Array(SecretName).check(Schema.isMaxLength(Limits.maxSecretsPerFunction, { message: `at most ${Limits.maxSecretsPerFunction} secrets per function (maxSecretsPerFunction)` }))),
+  /** Mount path → volume name. */
+  volumes: Schema.optional(Schema.Record(Schema.String, VolumeName).check(Schema.makeFilter(mountPathsProblem), Schema.isMaxProperties(Limits.maxVolumesPerFunction, { message: `at most ${Limits.maxVolumesPerFunction} volumes per function (maxVolumesPerFunction)` }))),
 });
 export type FunctionOptions = typeof FunctionOptions.Type;
 
@@ -74,6 +101,15 @@ export interface ResolvedFunctionOptions {
   readonly batch?: { readonly maxBatchSize: number; readonly waitMs: number };
   /** Gang placement: every input runs on all `size` ranks; rank 0's output is the result. */
   readonly cluster?: { readonly size: number; readonly rdma: boolean };
+  /**
+   * Set for a class (`app.cls`): the container constructs it (named `name` with `params` for a
+   * parametrised instance, else the function's own name) and runs its `enter` before any input.
+   */
+  readonly cls?: { readonly name?: string; readonly params?: unknown };
+  /** Secret names, in order: a later secret's variable wins over an earlier one's (none when absent). */
+  readonly secrets?: ReadonlyArray<string>;
+  /** Normalised mount path (`/mnt/data`) → volume name (none when absent). */
+  readonly volumes?: Readonly<Record<string, string>>;
 }
 
 /** Defaults for options a function leaves out (Modal's, where Modal has one). */
@@ -121,9 +157,19 @@ export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOpti
     network: o.network ?? "outbound",
     ...(o.batch ? { batch: { maxBatchSize: o.batch.maxBatchSize, waitMs: o.batch.waitMs } } : {}),
     ...(o.cluster ? { cluster: { size: o.cluster.size, rdma: o.cluster.rdma ?? false } } : {}),
+    ...resolveClass(o),
+    secrets: o.secrets ?? [],
+    volumes: Object.fromEntries(Object.entries(o.volumes ?? {}).map(([mount, name]) => [`/${mount.split("/").filter((s) => s !== "" && s !== ".").join("/")}`, name])),
   };
 };
 
 /** Delay before retry number `attempt` (1-based) under `policy`. */
 export const retryDelayMs = (policy: Required<RetryPolicy>, attempt: number): number =>
   Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffCoefficient ** Math.max(0, attempt - 1));
+
+/** A class's part of the resolved options: what its containers construct. */
+const resolveClass = (o: FunctionOptions): Pick<ResolvedFunctionOptions, "cls"> => {
+  const variant = variantOf(o);
+  if (variant) return { cls: { name: variant.cls, params: variant.params } };
+  return o.methods ? { cls: {} } : {};
+};

@@ -46,6 +46,70 @@ export const Limits = {
   maxBatchSize: 1_000,
   /** `batch.waitMs` option: longest a container waits, from a batch's first input, for it to fill. */
   maxBatchWaitMs: 60_000,
-  /** Names of apps, functions and tokens. */
+  /** `schedule: Period(…)`: shortest and longest period, seconds (400 at deploy outside them). */
+  minSchedulePeriodS: 1,
+  maxSchedulePeriodS: 366 * 24 * 3600,
+  /** `schedule: Cron(…)`: longest expression and timezone name, characters. */
+  maxCronExpressionLength: 256,
+  /** Longest a class's `exit()` may run at container shutdown before its sandbox is killed, ms. */
+  classExitTimeoutMs: 10_000,
+  /** Largest encoded parameters of one parametrised class instance (`Model.with({…})`), bytes (413 above). */
+  maxClassParamsBytes: 16 * 1024,
+  /** Variables in one secret. */
+  maxSecretKeys: 100,
+  /** Bytes of one secret variable's value (UTF-8). */
+  maxSecretValueBytes: 32 * 1024,
+  /** Bytes of one secret's variables, names and values together. */
+  maxSecretBytes: 256 * 1024,
+  /** Secrets one function may use. */
+  maxSecretsPerFunction: 32,
+  /** Volumes one function may mount. */
+  maxVolumesPerFunction: 16,
+  /** Largest file a volume holds. */
+  maxVolumeFileBytes: 1024 * 1024 * 1024,
+  /** Largest volume: the files of its current version together. */
+  maxVolumeBytes: 16 * 1024 * 1024 * 1024,
+  /** Most files one volume holds. */
+  maxVolumeFiles: 100_000,
+  /** Longest path inside a volume, bytes (UTF-8). */
+  maxVolumePathBytes: 1024,
+  /** Volume files are stored in content-addressed blocks of this size (the last one smaller). */
+  volumeBlockBytes: 4 * 1024 * 1024,
+  /** Sandbox `timeout` (seconds of life from creation): default and maximum; `idleTimeout` has the same maximum. */
+  defaultSandboxTimeoutS: 300,
+  maxSandboxTimeoutS: 86_400,
+  /** Memory (MiB) a sandbox is held to when `memory` is left out: above it, the kernel OOM-kills in the sandbox. */
+  defaultSandboxMemoryMiB: 512,
+  /** Processes started by `exec` that may run at once in one sandbox or container. */
+  maxExecsPerSandbox: 64,
+  /** Largest stdin chunk of one request to a running exec; the SDK splits larger writes. */
+  maxStdinChunkBytes: 1024 * 1024,
+  /** Largest filesystem snapshot (`snapshotFilesystem`: a tar of the sandbox's /tmp and /workspace). */
+  maxSnapshotBytes: 128 * 1024 * 1024,
+  /** Largest encoded value (value codec, JSON) under one Dict key (413 above). */
+  maxDictValueBytes: 1024 * 1024,
+  /** Most keys one Dict holds, expired keys not yet purged included (409 when full; expired ones are purged first). */
+  maxDictKeys: 100_000,
+  /** Longest Dict key, UTF-8 bytes; a key is any non-empty string without control characters. */
+  maxDictKeyBytes: 512,
+  /** Longest `ttl` of a Dict entry, seconds (30 days). */
+  maxDictTtlS: 30 * 24 * 3600,
+  /** Largest encoded Queue item (value codec, JSON) (413 above). */
+  maxQueueItemBytes: 1024 * 1024,
+  /** Most items one Queue holds, all partitions together (409 when full; `putMany` writes all or nothing). */
+  maxQueueItems: 100_000,
+  /** Most items one partition of a Queue holds (409 when full). */
+  maxQueuePartitionItems: 50_000,
+  /** Longest Queue partition key, UTF-8 bytes; like a Dict key, any non-empty string without control characters. */
+  maxQueuePartitionBytes: 64,
+  /** Dict entries in one `put`/`update` request, Queue items in one `putMany` or `getMany` request. */
+  maxStoreItemsPerRequest: 5_000,
+  /** Largest request body user code may send through its container's API bridge (413 above). */
+  maxContainerApiRequestBytes: 16 * 1024 * 1024,
+  /** Largest response the API bridge relays back into a container (413 above). */
+  maxContainerApiResponseBytes: 64 * 1024 * 1024,
+  /** API requests one container may have in flight through its bridge at once (429 above). */
+  maxContainerApiInFlight: 256,
+  /** Names of apps, functions, tokens, dicts and queues. */
   namePattern: /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/,
 } as const;

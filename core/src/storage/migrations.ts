@@ -46,4 +46,60 @@ export const Migrations: ReadonlyArray<{ readonly version: number; readonly name
       `CREATE INDEX usage_workspace_time ON usage(workspace_id, end_ms)`,
     ],
   },
+  {
+    version: 4,
+    name: "secrets",
+    // Variables sealed with AES-256-GCM under the platform key (core/src/secrets); only their names are plain.
+    sql: [
+      `CREATE TABLE secrets (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL REFERENCES workspaces(id), name TEXT NOT NULL,
+        keys TEXT NOT NULL, sealed TEXT NOT NULL, key_id TEXT NOT NULL, anonymous INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE(workspace_id, name))`,
+    ],
+  },
+  {
+    version: 5,
+    name: "volumes",
+    // Each version is a manifest (path → digest, size, mode, blocks); file contents live once per
+    // workspace in content-addressed blocks, so unchanged files are never stored twice.
+    sql: [
+      `CREATE TABLE volumes (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL REFERENCES workspaces(id), name TEXT NOT NULL,
+        version INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE(workspace_id, name))`,
+      `CREATE TABLE volume_versions (
+        volume_id TEXT NOT NULL, version INTEGER NOT NULL, manifest TEXT NOT NULL, changed_files INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, PRIMARY KEY (volume_id, version))`,
+      `CREATE TABLE volume_blocks (
+        workspace_id TEXT NOT NULL, digest TEXT NOT NULL, bytes BLOB NOT NULL, size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, PRIMARY KEY (workspace_id, digest))`,
+    ],
+  },
+  {
+    version: 6,
+    name: "schedule-runs",
+    // One row per scheduled tick that ran: the primary key is the claim that makes each
+    // (function, tick) run once across every region server (an INSERT that finds it taken loses).
+    sql: [
+      `CREATE TABLE schedule_runs (
+        function_id TEXT NOT NULL, tick_ms INTEGER NOT NULL, call_id TEXT NOT NULL, region TEXT NOT NULL,
+        claimed_at INTEGER NOT NULL, PRIMARY KEY (function_id, tick_ms))`,
+    ],
+  },
+  {
+    version: 8,
+    name: "sandboxes",
+    // Sandboxes (`Sandbox.create`) and their filesystem snapshots; a snapshot's tar is stored once per content hash.
+    sql: [
+      `CREATE TABLE sandboxes (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, app_id TEXT NOT NULL, app_name TEXT NOT NULL,
+        function_name TEXT NOT NULL, region TEXT NOT NULL, agent_id TEXT NOT NULL, container_id TEXT NOT NULL,
+        state TEXT NOT NULL, options TEXT NOT NULL, created_at INTEGER NOT NULL, terminated_at INTEGER, exit_reason TEXT)`,
+      `CREATE INDEX sandboxes_workspace ON sandboxes(workspace_id, created_at)`,
+      `CREATE TABLE sandbox_snapshots (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, sandbox_id TEXT NOT NULL, hash TEXT NOT NULL,
+        size INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+      `CREATE TABLE snapshot_blobs (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+    ],
+  },
 ];

@@ -1,7 +1,7 @@
 import type { Duplex, Readable } from "node:stream";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { InputBatch, inputIdOf, Streams, type QueuedInput, type ResolvedFunctionOptions } from "@ferry/core";
+import { InputBatch, inputIdOf, Limits, Streams, type QueuedInput, type ResolvedFunctionOptions } from "@ferry/core";
 import type { StartContainer } from "@ferry/core/node";
 import { Schema } from "effect";
 import { lineSplitter } from "../runner/runner-protocol.ts";
@@ -10,9 +10,14 @@ import { crashError, timeoutError } from "./container-errors.ts";
 import { InputCollector } from "./input-collector.ts";
 import { MessageWork, type InputEnd } from "./message-work.ts";
 import { AppLoadError, RunnerConnection, type RunnerResult } from "./runner-connection.ts";
+import { ApiBridge } from "./api-bridge.ts";
+import { serializeError } from "@ferry/core/codec";
+import type { VolumeRequest } from "../volumes/container-volumes.ts";
 
 /** Longest a container may take from sandbox start to its function loaded. */
 export const LOAD_TIMEOUT_MS = 30_000;
+/** How long a stopping container waits for its runner to exit (a class's `exit` has `Limits.classExitTimeoutMs`) before killing it. */
+export const SHUTDOWN_GRACE_MS = Limits.classExitTimeoutMs + 2_000;
 /** Longest one pull waits for a message, so a stop (eviction, app stopped) takes effect within about a second. */
 const IDLE_PULL_MS = 1_000;
 
@@ -32,7 +37,12 @@ export interface ContainerDeps {
   /** Core NATS, for the ranks of a cluster to talk. */
   readonly nc: NatsConnection;
   /** Start the sandbox that runs the runner with the bundle at `bundlePath` in the image. */
-  readonly startSandbox: (command: StartContainer, options: ResolvedFunctionOptions) => Promise<{ sandbox: SandboxProcess; bundleInSandbox: string }>;
+  readonly startSandbox: (command: StartContainer, options: ResolvedFunctionOptions) => Promise<{
+    sandbox: SandboxProcess;
+    bundleInSandbox: string;
+    /** Serves the runner's requests about the container's mounted volumes, when it has some. */
+    volumes?: { handle(req: VolumeRequest): Promise<unknown> };
+  }>;
   readonly isCancelled: (callId: string) => boolean;
   readonly report: (state: "running" | "stopped" | "failed", reason: string) => void;
   readonly log: (stream: "stdout" | "stderr" | "system", line: string, inputId?: string) => void;
@@ -113,13 +123,21 @@ export class Container {
   /** Start the sandbox, load the function, then serve inputs until stopped or idle. */
   async run(): Promise<void> {
     try {
-      const { sandbox, bundleInSandbox } = await this.deps.startSandbox(this.command, this.options);
+      // The region could not prepare it (a secret or volume is gone): fail like an app that cannot load, so callers hear why.
+      if (this.command.startError) throw new AppLoadError(serializeError(Object.assign(new Error(this.command.startError), { name: "ContainerStartError" })));
+      const { sandbox, bundleInSandbox, volumes } = await this.deps.startSandbox(this.command, this.options);
       this.sandbox = sandbox;
       this.runner = new RunnerConnection(sandbox.control);
+      const bridge = new ApiBridge({ apiUrl: this.command.apiUrl ?? "", apiToken: this.command.apiToken ?? "" });
+      this.runner.serveApi((req, signal) => bridge.handle(req, signal));
+      if (volumes) this.runner.serveVolumes((req) => volumes.handle(req));
       this.pipeLogs(sandbox);
       sandbox.exited.then(({ code, signal }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}`)));
-      const loaded = this.runner.load(bundleInSandbox, this.command.functionName);
-      await Promise.race([loaded, this.whenGone().gone.then((e) => Promise.reject(e)), delay(LOAD_TIMEOUT_MS).then(() => Promise.reject(new Error("function did not load in time")))]);
+      // A class is constructed and its `enter` run at load: that may take as long as one input may.
+      const cls = this.options.cls;
+      const loaded = this.runner.load(bundleInSandbox, cls?.name ?? this.command.functionName, cls?.params);
+      const loadTimeoutMs = LOAD_TIMEOUT_MS + (cls ? this.options.timeoutS * 1000 : 0);
+      await Promise.race([loaded, this.whenGone().gone.then((e) => Promise.reject(e)), delay(loadTimeoutMs).then(() => Promise.reject(new Error(cls ? "class did not load and enter in time" : "function did not load in time")))]);
       await this.joinCluster();
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -210,7 +228,9 @@ export class Container {
       }
       if (this.held === 0 && Date.now() - this.idleSince >= this.options.scaledownWindowS * 1000) return;
       const msg = await nextMessage(consumer, IDLE_PULL_MS);
-      if (msg) this.admit(msg);
+      // Asked to stop while the pull waited (a redeploy, an eviction): another container takes it.
+      if (msg && this.stopping) msg.nak();
+      else if (msg) this.admit(msg);
     }
   }
 
@@ -331,7 +351,7 @@ export class Container {
     this.state = "stopped";
     if (!this.sandbox) return;
     this.runner?.shutdown();
-    await Promise.race([this.sandbox.exited, delay(2_000)]);
+    await Promise.race([this.sandbox.exited, delay(SHUTDOWN_GRACE_MS)]);
     this.sandbox.kill("SIGKILL");
   }
 

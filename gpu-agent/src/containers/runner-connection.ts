@@ -1,6 +1,8 @@
 import type { Duplex } from "node:stream";
 import { decodeValue } from "@ferry/core/codec";
 import { lineSplitter, type FromRunner, type ToRunner } from "../runner/runner-protocol.ts";
+import type { BridgeRequest, BridgeResponse } from "./api-bridge.ts";
+import type { VolumeRequest } from "../volumes/container-volumes.ts";
 
 /** The app could not be loaded in the container: `encoded` is what it threw, in the value codec. */
 export class AppLoadError extends Error {
@@ -25,12 +27,55 @@ export class RunnerConnection {
   private readyWaiter: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   onLog: (inputId: string, stream: "stdout" | "stderr", text: string) => void = () => {};
   private readonly control: Duplex;
+  /** Performs user code's API requests (the container's `ApiBridge`); none: every request answers 503. */
+  private api: ((req: BridgeRequest, signal: AbortSignal) => Promise<BridgeResponse>) | undefined;
+  private readonly apiCalls = new Map<string, AbortController>();
+  /** Serves user code's `vol.commit()` / `vol.reload()` (the container's volumes); none: every request fails. */
+  private volumes: ((req: VolumeRequest) => Promise<unknown>) | undefined;
 
   constructor(control: Duplex) {
     this.control = control;
     control.on("data", lineSplitter((line) => {
       if (line) this.receive(JSON.parse(line) as FromRunner);
     }));
+    // The runner is gone: its API requests have no one to answer to.
+    control.on("close", () => this.abortApiCalls());
+  }
+
+  /** Serve the runner's API requests with `handle` (see `ApiBridge`). */
+  serveApi(handle: (req: BridgeRequest, signal: AbortSignal) => Promise<BridgeResponse>): void {
+    this.api = handle;
+  }
+
+  /** Serve the runner's volume requests with `handle` (see `ContainerVolumes`). */
+  serveVolumes(handle: (req: VolumeRequest) => Promise<unknown>): void {
+    this.volumes = handle;
+  }
+
+  private relayVolume(id: string, req: VolumeRequest): void {
+    const answer = this.volumes ? this.volumes(req) : Promise.reject(new Error("no volume is mounted in this container"));
+    void answer.then(
+      (value) => !this.control.destroyed && this.send({ t: "volume_res", id, ok: true, value }),
+      (e: unknown) => !this.control.destroyed && this.send({ t: "volume_res", id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  private relayApi(id: string, req: BridgeRequest): void {
+    const ctl = new AbortController();
+    this.apiCalls.set(id, ctl);
+    const answer = this.api
+      ? this.api(req, ctl.signal)
+      : Promise.resolve<BridgeResponse>({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { type: "UnavailableError", message: "this container has no API bridge" } }) });
+    void answer
+      .catch((e: unknown): BridgeResponse => ({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { type: "InternalError", message: `the API bridge failed: ${String(e)}` } }) }))
+      .then((r) => {
+        if (this.apiCalls.delete(id) && !this.control.destroyed) this.send({ t: "api_res", id, status: r.status, body: r.body, contentType: r.contentType });
+      });
+  }
+
+  private abortApiCalls(): void {
+    for (const ctl of this.apiCalls.values()) ctl.abort();
+    this.apiCalls.clear();
   }
 
   private send(m: ToRunner): void {
@@ -41,6 +86,12 @@ export class RunnerConnection {
     if (m.t === "ready") this.readyWaiter?.resolve();
     else if (m.t === "load_error") this.readyWaiter?.reject(new AppLoadError(m.error));
     else if (m.t === "log") this.onLog(m.id, m.stream, m.text);
+    else if (m.t === "api") this.relayApi(m.id, { method: m.method, path: m.path, body: m.body });
+    else if (m.t === "volume") this.relayVolume(m.id, m.op === "applied" ? { op: "applied", name: m.name, failed: m.failed } : { op: m.op, name: m.name });
+    else if (m.t === "api_abort") {
+      this.apiCalls.get(m.id)?.abort();
+      this.apiCalls.delete(m.id);
+    }
     else if (m.t === "out") {
       const done = this.pending.get(m.id);
       this.pending.delete(m.id);
@@ -48,11 +99,14 @@ export class RunnerConnection {
     }
   }
 
-  /** Load the bundle and find the function; rejects with an `AppLoadError`. */
-  load(bundle: string, functionName: string): Promise<void> {
+  /**
+   * Load the bundle and find the function, or construct the class (with `params`, encoded) and
+   * run its `enter`; rejects with an `AppLoadError`.
+   */
+  load(bundle: string, functionName: string, params?: unknown): Promise<void> {
     return new Promise((resolve, reject) => {
       this.readyWaiter = { resolve, reject };
-      this.send({ t: "load", bundle, function: functionName });
+      this.send({ t: "load", bundle, function: functionName, ...(params === undefined ? {} : { params }) });
     });
   }
 

@@ -2,10 +2,16 @@
 
 /** Agent → runner. */
 export type ToRunner =
-  | { readonly t: "load"; readonly bundle: string; readonly function: string }
+  // `function` names a function or a class; `params` (value codec) are a class instance's parameters.
+  | { readonly t: "load"; readonly bundle: string; readonly function: string; readonly params?: unknown }
   | { readonly t: "in"; readonly id: string; readonly args: unknown }
   // A batched function's inputs, run as one call of the user's function; one `out` per id.
   | { readonly t: "batch"; readonly ids: ReadonlyArray<string>; readonly args: ReadonlyArray<unknown> }
+  // The answer to a runner's `api` request, relayed from the public API by the agent.
+  | { readonly t: "api_res"; readonly id: string; readonly status: number; readonly body: string; readonly contentType: string }
+  // The answer to a runner's `volume` request: the outcome of a commit, a reload's plan, or why it failed.
+  | { readonly t: "volume_res"; readonly id: string; readonly ok: true; readonly value: unknown }
+  | { readonly t: "volume_res"; readonly id: string; readonly ok: false; readonly error: string }
   | { readonly t: "shutdown" };
 
 /** Runner → agent. */
@@ -14,11 +20,18 @@ export type FromRunner =
   | { readonly t: "load_error"; readonly error: unknown }
   | { readonly t: "out"; readonly id: string; readonly ok: true; readonly value: unknown }
   | { readonly t: "out"; readonly id: string; readonly ok: false; readonly error: unknown }
-  | { readonly t: "log"; readonly id: string; readonly stream: "stdout" | "stderr"; readonly text: string };
+  | { readonly t: "log"; readonly id: string; readonly stream: "stdout" | "stderr"; readonly text: string }
+  // User code calling the public `/v1` API through the agent (the API bridge); `api_abort` gives up on one.
+  | { readonly t: "api"; readonly id: string; readonly method: string; readonly path: string; readonly body?: string }
+  | { readonly t: "api_abort"; readonly id: string }
+  // User code's `vol.commit()` / `vol.reload()` on a mounted volume, by name; `applied` ends a reload
+  // (the runner wrote its plan into the directory; `failed` lists paths it could not write).
+  | { readonly t: "volume"; readonly id: string; readonly op: "commit" | "reload" | "applied"; readonly name: string; readonly failed?: ReadonlyArray<string> };
 
 /** Brands the SDK puts on its objects, shared with the SDK by `Symbol.for` across bundles. */
 export const FUNCTION_BRAND = Symbol.for("ferry.function");
 export const APP_BRAND = Symbol.for("ferry.app");
+export const CLS_BRAND = Symbol.for("ferry.cls");
 
 /** Split a byte stream into lines, keeping a partial tail for the next chunk. */
 export const lineSplitter = (onLine: (line: string) => void) => {

@@ -5,6 +5,10 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { Socket } from "node:net";
 import { decodeValue, encodeValue, serializeError } from "../../../core/src/codec/index.ts";
 import { APP_BRAND, FUNCTION_BRAND, lineSplitter, type FromRunner, type ToRunner } from "./runner-protocol.ts";
+import { Limits } from "../../../core/src/limits/limits.ts";
+import { exitWithin, findClass, nameExportedClasses, type ClassInstance } from "./class-target.ts";
+import { installApiTransport } from "./api-transport.ts";
+import { installVolumeTransport } from "../volumes/volume-transport.ts";
 
 type Callable = (...args: unknown[]) => unknown;
 interface FunctionHandle {
@@ -18,6 +22,9 @@ interface AppHandle { readonly functions: () => ReadonlyArray<FunctionHandle> }
 const control = new Socket({ fd: 3, readable: true, writable: true });
 const send = (m: FromRunner) => control.write(`${JSON.stringify(m)}\n`);
 const currentInput = new AsyncLocalStorage<string>();
+// Installed before the app loads, so the SDK bundled into it finds the platform without a network.
+const api = installApiTransport(send);
+const volumes = installVolumeTransport(send);
 
 // Output written while an input runs is tagged with that input's id; other output goes to the
 // container's own stdout/stderr, which the agent tags with the container.
@@ -33,6 +40,16 @@ for (const stream of ["stdout", "stderr"] as const) {
     return true;
   }) as typeof target.write;
 }
+
+// Handles get their export names, as `ferry deploy` named them, so user code calling a sibling's
+// `.remote()` from inside the container reaches the deployed function of that name.
+const nameExportedFunctions = (mod: Record<string, unknown>): void => {
+  for (const [exportName, value] of Object.entries(mod)) {
+    if (value && typeof value === "object" && FUNCTION_BRAND in value && (value as { name?: string }).name === undefined) {
+      (value as { name?: string }).name = exportName;
+    }
+  }
+};
 
 const findFunction = (mod: Record<string, unknown>, name: string): FunctionHandle | undefined => {
   for (const [exportName, value] of Object.entries(mod)) {
@@ -51,6 +68,8 @@ const findFunction = (mod: Record<string, unknown>, name: string): FunctionHandl
 };
 
 let target: FunctionHandle | undefined;
+/** Set when the container serves a class: the one instance its inputs share. */
+let classInstance: ClassInstance | undefined;
 
 const argList = (args: unknown): unknown[] => {
   const decoded = decodeValue(args);
@@ -91,17 +110,35 @@ const runBatch = async (ids: ReadonlyArray<string>, args: ReadonlyArray<unknown>
 control.on("data", lineSplitter((line) => {
   if (!line) return;
   const msg = JSON.parse(line) as ToRunner;
-  if (msg.t === "in") void runInput(msg.id, msg.args);
+  if (msg.t === "api_res") api.receive(msg);
+  else if (msg.t === "volume_res") volumes.receive(msg);
+  else if (msg.t === "in") void runInput(msg.id, msg.args);
   else if (msg.t === "batch") void runBatch(msg.ids, msg.args);
   else if (msg.t === "load") {
     import(msg.bundle).then(
-      (mod: Record<string, unknown>) => {
+      async (mod: Record<string, unknown>) => {
+        nameExportedFunctions(mod);
         target = findFunction(mod, msg.function);
+        // A class: constructed once here with its instance's parameters, `enter` run before any
+        // input; each input is `[method, ...args]`. A throwing `enter` fails like an app that cannot load.
+        nameExportedClasses(mod);
+        const cls = target ? undefined : findClass(mod, msg.function);
+        if (cls) {
+          const params = msg.params === undefined ? undefined : decodeValue(msg.params, "params") as Record<string, unknown>;
+          const instance = await cls.instantiate(params);
+          classInstance = instance;
+          target = { local: (method, ...args) => instance.call(String(method), args) };
+        }
         if (target) send({ t: "ready" });
         else send({ t: "load_error", error: serializeError(new Error(`function ${msg.function} not found in the app's exports`)) });
       },
       (e: unknown) => send({ t: "load_error", error: serializeError(e) }),
-    );
-  } else if (msg.t === "shutdown") process.exit(0);
+    ).catch((e: unknown) => send({ t: "load_error", error: serializeError(e) }));
+  } else if (msg.t === "shutdown") {
+    // A class's `exit` runs, within its limit, before the container goes away.
+    void (classInstance ? exitWithin(classInstance, Limits.classExitTimeoutMs) : Promise.resolve({ problem: undefined }))
+      .then(({ problem }) => problem && process.stderr.write(`${problem}\n`))
+      .finally(() => process.exit(0));
+  }
 }));
 control.on("end", () => process.exit(0));

@@ -36,6 +36,9 @@ export const startAgentControlServer = async (opts: { host: string; port: number
           case "bid":
             if (agentId) opts.fleet.receiveBid(agentId, msg.bid);
             break;
+          case "snapshotTaken":
+            if (agentId) opts.fleet.relay(agentId, msg);
+            break;
         }
       });
       call.on("end", () => {

@@ -1,4 +1,4 @@
-import type { AgentBid, ContainerReport, Register, RegionCommand } from "@ferry/core/node";
+import type { AgentBid, AgentMessage, ContainerReport, Register, RegionCommand } from "@ferry/core/node";
 import type { AgentSlot } from "../scheduler/place-container.ts";
 
 /** A container the region asked an agent to start, until the agent reports it gone. */
@@ -50,8 +50,19 @@ export class Fleet {
   /** Called when capacity or containers change, with the functions whose containers changed. */
   onChange: (functionIds: ReadonlySet<string>) => void = () => {};
 
+  /** Rewrites applied to every command on its way to an agent (a sandbox's start gets its settings). */
+  readonly commandRewriters: Array<(command: RegionCommand) => RegionCommand> = [];
+  /** Called with the agent messages the fleet itself does not handle (sandbox snapshots). */
+  readonly agentMessageListeners: Array<(agentId: string, message: AgentMessage) => void> = [];
+
+  /** An agent message for the listeners (see `agentMessageListeners`). */
+  relay(agentId: string, message: AgentMessage): void {
+    for (const l of this.agentMessageListeners) l(agentId, message);
+  }
+
   addAgent(register: Register, send: (command: RegionCommand) => void): void {
-    this.agents.set(register.agentId, { register, send, lastSeen: Date.now(), bidWaiters: new Map() });
+    const rewritten = (command: RegionCommand) => send(this.commandRewriters.reduce((c, rewrite) => rewrite(c), command));
+    this.agents.set(register.agentId, { register, send: rewritten, lastSeen: Date.now(), bidWaiters: new Map() });
     this.onChange(new Set());
   }
 

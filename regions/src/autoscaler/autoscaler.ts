@@ -49,7 +49,10 @@ export class Autoscaler {
 
   constructor(deps: { readonly jsm: JetStreamManager; readonly fleet: Fleet; readonly broker: Broker; readonly provisioner: Provisioner }) {
     this.deps = deps;
-    deps.fleet.containerReadyListeners.push((c, startMs) => this.policyFor(c.functionId).observeColdStart(startMs));
+    // Only functions this autoscaler watches learn (sandboxes are placed by the broker too).
+    deps.fleet.containerReadyListeners.push((c, startMs) => {
+      if (this.active.has(c.functionId)) this.policyFor(c.functionId).observeColdStart(startMs);
+    });
     deps.fleet.onChange = (ids) => {
       const targets = ids.size > 0 ? [...ids] : [...this.active.keys()];
       for (const id of targets) void this.reconcile(id);

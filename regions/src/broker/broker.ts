@@ -4,6 +4,7 @@ import type { ConnectedAgent, Fleet } from "../agents/fleet.ts";
 import type { Assignment, Bid, Demand, Unplaced } from "./auction-types.ts";
 import { clearAuction } from "./clear-auction.ts";
 import type { Reputation } from "./reputation.ts";
+import type { ContainerPreparation } from "../secrets/container-start.ts";
 
 /** How long the broker waits for bids; an agent that has not answered by then sits this auction out. */
 export const AUCTION_TIMEOUT_MS = 250;
@@ -28,6 +29,20 @@ export interface PlacementResult {
   readonly unplaced: ReadonlyArray<string>;
 }
 
+export interface BrokerDeps {
+  readonly fleet: Fleet;
+  readonly reputation: Reputation;
+  readonly bundleUrl: () => string;
+  /** Each start's secrets (decrypted into its environment) and volume ids; none when left out. */
+  readonly prepareStart?: (fn: FunctionRow) => Promise<ContainerPreparation>;
+  /** The public API URL and a token of the workspace, for containers' API bridge; none when left out. */
+  readonly containerApi?: (workspaceId: string) => Promise<ContainerApi>;
+}
+
+/** What a container's agent needs to call the public API for user code ("" when not offered). */
+export interface ContainerApi { readonly apiUrl: string; readonly apiToken: string }
+const NO_CONTAINER_API: ContainerApi = { apiUrl: "", apiToken: "" };
+
 interface Pending {
   readonly request: PlacementRequest;
   readonly resolve: (r: PlacementResult) => void;
@@ -50,9 +65,9 @@ interface Pending {
 export class Broker {
   private readonly queue: Pending[] = [];
   private running = false;
-  private readonly deps: { readonly fleet: Fleet; readonly reputation: Reputation; readonly bundleUrl: () => string };
+  private readonly deps: BrokerDeps;
 
-  constructor(deps: { readonly fleet: Fleet; readonly reputation: Reputation; readonly bundleUrl: () => string }) {
+  constructor(deps: BrokerDeps) {
     this.deps = deps;
   }
 
@@ -126,14 +141,16 @@ export class Broker {
         list = [];
       }
       const started: Array<PlacementResult["started"][number]> = [];
+      const prepared = list.length > 0 && this.deps.prepareStart ? await this.deps.prepareStart(p.request.fn) : { env: {}, volumes: {} };
+      const api = list.length > 0 && this.deps.containerApi ? await this.deps.containerApi(p.request.fn.workspaceId).catch(() => NO_CONTAINER_API) : NO_CONTAINER_API;
       list.forEach((a, rank) => {
         const agent = this.deps.fleet.agents.get(a.agentId);
         if (!agent) {
           reasons.get(p)!.push(`agent ${a.agentId} left during the auction`);
           return;
         }
-        const env = p.env(rank, list, (id) => this.deps.fleet.agents.get(id));
-        started.push({ containerId: this.start(p, a, agent, env), agentId: a.agentId, gpuIndices: a.gpuIndices });
+        const env = { ...prepared.env, ...p.env(rank, list, (id) => this.deps.fleet.agents.get(id)) };
+        started.push({ containerId: this.start(p, a, agent, env, prepared, api), agentId: a.agentId, gpuIndices: a.gpuIndices });
       });
       p.resolve({ started, unplaced: reasons.get(p)! });
     }
@@ -186,7 +203,7 @@ export class Broker {
     return n;
   }
 
-  private start(p: Pending, a: Assignment, agent: ConnectedAgent, env: Record<string, string>): string {
+  private start(p: Pending, a: Assignment, agent: ConnectedAgent, env: Record<string, string>, prepared: ContainerPreparation, api: ContainerApi): string {
     const { fn, options } = p.request;
     const containerId = newId("ct", 12);
     this.deps.fleet.track({
@@ -202,6 +219,8 @@ export class Broker {
         containerId, functionId: fn.id, appId: fn.appId, appName: fn.appName, functionName: fn.name,
         bundleHash: fn.bundleHash, optionsJson: JSON.stringify(options), bundleUrl: this.deps.bundleUrl(),
         gpuIndices: [...a.gpuIndices], env, cpu: options.cpu, memoryMib: options.memory,
+        volumes: { ...prepared.volumes }, startError: prepared.error ?? "",
+        apiUrl: api.apiUrl, apiToken: api.apiToken,
       },
     });
     return containerId;

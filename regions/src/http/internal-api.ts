@@ -9,6 +9,12 @@ import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import type { MarketOffer } from "../broker/gpu-market.ts";
 import { planInputBatches, publishInputBatches } from "../calls/enqueue-inputs.ts";
 import { isFinished, readCallEvents, watchNewCall } from "../calls/read-call-events.ts";
+import type { internalSandboxRoutes } from "../sandboxes/internal-sandbox-routes.ts";
+import type { RegionObjects } from "../secrets/region-objects.ts";
+import { secretApi } from "../secrets/secret-api.ts";
+import { volumeApi } from "../volumes/volume-api.ts";
+import { scheduleRoutes } from "../schedules/schedule-routes.ts";
+import { storeRoutes, type StoreDeps } from "../stores/store-routes.ts";
 
 /** Header carrying the secret that edge and region share; the internal API refuses calls without it. */
 export const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
@@ -35,7 +41,20 @@ export interface RegionApiDeps {
   readonly autoscaler: Autoscaler;
   /** The GPU capacity on offer in this region (`ferry gpu market`). */
   readonly market: () => ReadonlyArray<MarketOffer>;
+  /** Sandboxes and live containers (create, exec, stdin, snapshots, list, logs): served under `/internal` when given. */
+  readonly sandboxRoutes?: ReturnType<typeof internalSandboxRoutes>;
+  /** Terminate the sandboxes of a stopped app. */
+  readonly terminateAppSandboxes?: (appId: string) => Promise<void>;
+  /** Secrets and volumes: served under `/internal/secrets`, `/internal/volumes` and `/internal/volume-ids` when given. */
+  readonly objects?: RegionObjects;
+  /** Stop a function's containers now (their inputs in hand finish first) so new ones start with its new code. */
+  readonly restartFunction?: (functionId: string, reason: string) => void;
+  /** Dicts and Queues: served under `/internal/stores` when given. */
+  readonly stores?: StoreDeps;
 }
+
+/** The body of a deploy notice: functions whose code or options changed (or that were dropped). */
+const DeployedNotice = Schema.Struct({ restart: Schema.optional(Schema.Array(Schema.String)) });
 
 const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
 
@@ -72,6 +91,10 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
   });
 
   app.get("/internal/health", (c) => c.json({ region: deps.region, ok: true }));
+  if (deps.sandboxRoutes) app.route("/internal", deps.sandboxRoutes);
+  if (deps.objects) app.route("/internal", secretApi(deps.objects)).route("/internal", volumeApi(deps.objects.volumes));
+  app.route("/internal/schedules", scheduleRoutes());
+  if (deps.stores) app.route("/internal/stores", storeRoutes(deps.stores));
   app.get("/internal/gpu/market", (c) => c.json({ offers: deps.market() }));
 
   app.post("/internal/calls", async (c) => {
@@ -143,17 +166,25 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     return c.body(bundle.success as Uint8Array<ArrayBuffer>, 200, { "content-type": "text/javascript" });
   });
 
-  // A deploy: functions that keep containers up without work start them now.
+  // A deploy: functions whose code or options changed get fresh containers (the others keep
+  // theirs); functions that keep containers up without work start them now.
   app.post("/internal/apps/:id/deployed", async (c) => {
-    const functions = await Effect.runPromise(deps.storage.listFunctions(c.req.param("id")));
-    const warm = functions.filter((f) => (f.options.minContainers ?? 0) > 0 && allowedIn(f, deps.region));
+    const notice = decodeAt(DeployedNotice, await c.req.json().catch(() => ({})), "body");
+    if (notice._tag === "Failure") return fail(c, notice.failure);
+    const restart = new Set(notice.success.restart ?? []);
+    const rows = await Effect.runPromise(deps.storage.listFunctions(c.req.param("id")));
+    // The next calls see the new rows (bundle, options) at once, not after the cache expires.
+    for (const f of rows) functions.set(f.id, f);
+    for (const id of restart) deps.restartFunction?.(id, "redeployed with new code or options");
+    const warm = rows.filter((f) => ((f.options.minContainers ?? 0) > 0 || restart.has(f.id)) && allowedIn(f, deps.region));
     for (const f of warm) await warmUp(deps, f);
-    return c.json({ warmed: warm.length });
+    return c.json({ warmed: warm.length, restarted: restart.size });
   });
 
   app.post("/internal/apps/:id/stop", async (c) => {
     const functions = await Effect.runPromise(deps.storage.listFunctions(c.req.param("id")));
     for (const f of functions) deps.autoscaler.forget(f.id);
+    await deps.terminateAppSandboxes?.(c.req.param("id"));
     return c.json({ stopped: functions.length });
   });
 

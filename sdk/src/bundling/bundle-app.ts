@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 
@@ -28,6 +28,11 @@ export interface AppBundle {
   /** The ESM bundle shipped to containers, SDK included. */
   readonly code: Uint8Array;
   readonly sha256: string;
+  /**
+   * The user's files the bundle was built from (absolute paths; packages under node_modules and
+   * the SDK itself left out): what `ferry serve` watches.
+   */
+  readonly inputs: ReadonlyArray<string>;
   /** A module URL to import in this process: the same app, sharing this process's SDK. */
   readonly localModuleUrl: string;
   /** Removes the local module's temporary files. */
@@ -49,7 +54,7 @@ export const bundleApp = async (file: string): Promise<AppBundle> => {
   let shipped, local;
   try {
     [shipped, local] = await Promise.all([
-      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("bundle")], outfile: "app.mjs" }),
+      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("bundle")], outfile: "app.mjs", metafile: true }),
       build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("shared")], outfile: "app.mjs" }),
     ]);
   } catch (e) {
@@ -68,7 +73,29 @@ export const bundleApp = async (file: string): Promise<AppBundle> => {
   return {
     code,
     sha256: createHash("sha256").update(code).digest("hex"),
+    inputs: userInputs(entry, shipped.metafile?.inputs ?? {}),
     localModuleUrl: pathToFileURL(localPath).href,
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
+};
+
+/** The SDK's own folder: its files are not the user's to watch. */
+const SDK_DIR = dirname(dirname(SDK_ENTRY));
+
+/**
+ * The user's own files among esbuild's metafile inputs (paths relative to the working
+ * directory): those reached from the entry without passing through a package or the SDK.
+ */
+const userInputs = (entry: string, inputs: Readonly<Record<string, { readonly imports: ReadonlyArray<{ readonly path: string }> }>>): string[] => {
+  const own = (p: string) => !p.includes(`${sep}node_modules${sep}`) && !p.startsWith(`${SDK_DIR}${sep}`);
+  const byPath = new Map(Object.entries(inputs).map(([p, v]) => [resolve(p), v]));
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const p = queue.pop()!;
+    if (seen.has(p) || !own(p) || !byPath.has(p)) continue;
+    seen.add(p);
+    for (const i of byPath.get(p)!.imports) queue.push(resolve(i.path));
+  }
+  return [...seen];
 };

@@ -1,16 +1,26 @@
 import { App } from "../app.ts";
+import { FerryCls } from "../classes/cls.ts";
 import { FerryFunction } from "../functions/function-handle.ts";
 import { manifestOptions, type FunctionOptions } from "../functions/function-options.ts";
 
+/** One deployable unit of an app: a function, or a class (whose methods share its containers). */
+export interface DiscoveredFunction {
+  readonly name: string;
+  readonly handle: FerryFunction<never[], unknown> | FerryCls;
+  /** As deployed; a class's carry its `methods`. */
+  readonly options: Omit<FunctionOptions, "name"> & { readonly methods?: ReadonlyArray<string> };
+}
+
 export interface DiscoveredApp {
   readonly app: App;
-  /** Every function with its final name, as deployed. */
-  readonly functions: ReadonlyArray<{ readonly name: string; readonly handle: FerryFunction<never[], unknown>; readonly options: Omit<FunctionOptions, "name"> }>;
+  /** Every function and class with its final name, as deployed. */
+  readonly functions: ReadonlyArray<DiscoveredFunction>;
 }
 
 /**
- * Find the app a module exports and name its functions: a function's name is its export name
- * unless `options.name` says otherwise. Unnamed functions and duplicate names are errors.
+ * Find the app a module exports and name its functions and classes: a name is the export name
+ * unless `options.name` says otherwise. Unnamed ones and duplicate names are errors. A class
+ * travels as one entry whose options list its `methods`.
  */
 export const discoverApp = (mod: Record<string, unknown>, file: string): DiscoveredApp => {
   const apps = Object.values(mod).filter((v): v is App => v instanceof App);
@@ -18,16 +28,23 @@ export const discoverApp = (mod: Record<string, unknown>, file: string): Discove
   if (unique.length === 0) throw new Error(`${file} exports no App: add \`export const app = new App("name")\``);
   if (unique.length > 1) throw new Error(`${file} exports ${unique.length} apps (${unique.map((a) => a.name).join(", ")}); export exactly one`);
   const app = unique[0];
+  const classes = app.classes();
   for (const [exportName, value] of Object.entries(mod)) {
     if (value instanceof FerryFunction && value.name === undefined) value.name = exportName;
+    // Only the app's classes are deployable units; `Model.with(…)` instances are not.
+    if (value instanceof FerryCls && classes.includes(value) && value.name === undefined) value.name = exportName;
   }
-  const byName = new Map<string, FerryFunction<never[], unknown>>();
-  const functions = app.functions().map((handle, i) => {
-    if (!handle.name) throw new Error(`function #${i + 1} of app ${app.name} is neither exported nor named: export it, or pass options.name`);
-    if (byName.has(handle.name) && byName.get(handle.name) !== handle) throw new Error(`app ${app.name} has two functions named ${handle.name}`);
+  const byName = new Map<string, unknown>();
+  const named = (handle: FerryFunction<never[], unknown> | FerryCls, what: string, i: number): string => {
+    if (!handle.name) throw new Error(`${what} #${i + 1} of app ${app.name} is neither exported nor named: export it, or pass options.name`);
+    if (byName.has(handle.name) && byName.get(handle.name) !== handle) throw new Error(`app ${app.name} has two functions or classes named ${handle.name}`);
     byName.set(handle.name, handle);
-    return { name: handle.name, handle, options: manifestOptions(handle.options) };
+    return handle.name;
+  };
+  const functions: DiscoveredFunction[] = app.functions().map((handle, i) => ({ name: named(handle, "function", i), handle, options: manifestOptions(handle.options) }));
+  classes.forEach((handle, i) => {
+    functions.push({ name: named(handle, "class", i), handle, options: { ...manifestOptions(handle.options), methods: handle.methods } });
   });
-  if (functions.length === 0) throw new Error(`app ${app.name} has no functions: wrap one with app.function(options, fn)`);
+  if (functions.length === 0) throw new Error(`app ${app.name} has no functions: wrap one with app.function(options, fn) or a class with app.cls(options, class)`);
   return { app, functions };
 };

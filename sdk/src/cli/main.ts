@@ -8,6 +8,11 @@ import { startLocalPlatform } from "../platform/local-platform.ts";
 import { cliState, info, printTable, reportError, resultJson } from "./cli-output.ts";
 import { deployFile } from "./deploy-file.ts";
 import { runFile } from "./run-command.ts";
+import { containerCommand, shellCommand } from "./sandbox-commands.ts";
+import { secretCommand } from "./secret-commands.ts";
+import { volumeCommand } from "./volume-commands.ts";
+import { serveCommand } from "./serve-command.ts";
+import { dictCommand, queueCommand } from "./store-commands.ts";
 import { streamAppLogs } from "./stream-logs.ts";
 
 const VERSION = "0.1.0";
@@ -63,10 +68,11 @@ const deploy = Command.make("deploy", {
 })).pipe(Command.withDescription("Deploy an app for good"));
 
 const appList = Command.make("list", { json }, action(async ({ json }) => {
-  const { apps } = await (await client()).request<{ apps: Array<{ id: string; name: string; mode: string; state: string; environment: string; functions: string[]; createdAt: number }> }>("GET", "/v1/apps");
+  const { apps } = await (await client()).request<{ apps: Array<{ id: string; name: string; mode: string; state: string; environment: string; functions: string[]; createdAt: number; nextRuns?: Array<{ function: string; at: number }> }> }>("GET", "/v1/apps");
   if (json) return void process.stdout.write(`${JSON.stringify(apps)}\n`);
-  printTable(["ID", "NAME", "ENV", "MODE", "STATE", "FUNCTIONS", "CREATED"],
-    apps.map((a) => [a.id, a.name, a.environment, a.mode, a.state, a.functions.join(","), new Date(a.createdAt).toISOString()]));
+  printTable(["ID", "NAME", "ENV", "MODE", "STATE", "FUNCTIONS", "CREATED", "NEXT RUN"],
+    apps.map((a) => [a.id, a.name, a.environment, a.mode, a.state, a.functions.join(","), new Date(a.createdAt).toISOString(),
+      (a.nextRuns ?? []).map((r) => `${r.function}@${new Date(r.at).toISOString()}`).join(", ")]));
 }));
 const appLogs = Command.make("logs", {
   app: Argument.String("app"),
@@ -179,7 +185,7 @@ const gpuCmd = Command.make("gpu").pipe(Command.withDescription("GPU capacity"),
 
 const root = Command.make("ferry").pipe(
   Command.withDescription("Ferry: serverless compute for TypeScript"),
-  Command.withSubcommands([up, run, deploy, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd]),
+  Command.withSubcommands([up, run, deploy, serveCommand, shellCommand, containerCommand, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd, dictCommand, queueCommand, secretCommand, volumeCommand]),
 );
 
 /** The `ferry` CLI's entry: parse `argv` (without node and script) and run. */

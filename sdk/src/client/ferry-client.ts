@@ -1,5 +1,6 @@
 import { FerryApiError, NotConfiguredError } from "../errors.ts";
 import { resolveClientConfig, type ClientConfig } from "../config/client-config.ts";
+import { fetchVia } from "./container-transport.ts";
 
 /** One finished input as the API returns it (values and errors still encoded). */
 export type WireOutput =
@@ -32,7 +33,10 @@ export class FerryClient {
     this.config = config;
   }
 
-  /** A client for the configured platform, or `NotConfiguredError`. */
+  /**
+   * A client for the configured platform (inside a Ferry container: the platform that runs it,
+   * through the container's API bridge), or `NotConfiguredError`.
+   */
   static async fromEnvironment(): Promise<FerryClient> {
     const config = await resolveClientConfig();
     if (!config) throw new NotConfiguredError("no Ferry platform configured: run `ferry up`, or set FERRY_URL and FERRY_TOKEN");
@@ -45,12 +49,15 @@ export class FerryClient {
   }
 
   async raw(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-    const res = await fetch(`${this.config.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.config.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-    });
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const res = this.config.transport
+      ? await fetchVia(this.config.transport, method, path, text, signal)
+      : await fetch(`${this.config.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.config.token}`, ...(text === undefined ? {} : { "content-type": "application/json" }) },
+        body: text,
+        signal,
+      });
     if (!res.ok) {
       const text = await res.text();
       let parsed: { error?: { type?: string; message?: string; field?: string } } = {};

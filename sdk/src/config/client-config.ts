@@ -1,8 +1,15 @@
+import { containerTransport, type ApiTransport } from "../client/container-transport.ts";
+
 /** Where the SDK finds the platform. */
 export interface ClientConfig {
   readonly url: string;
   readonly token: string;
+  /** Inside a container: the API bridge, used instead of `url` and `token`. */
+  readonly transport?: ApiTransport;
 }
+
+/** The `url` of a config that reaches the platform through the container's API bridge. */
+export const CONTAINER_API_URL = "ferry-container://api";
 
 /** The profile `ferry up` and `ferry token set` write. */
 export const PROFILE_FILE = "config.json";
@@ -18,13 +25,16 @@ export const setClientConfig = (config: ClientConfig | undefined): void => {
 };
 
 /**
- * The platform to talk to: set explicitly, else `FERRY_URL` and `FERRY_TOKEN`, else the profile
- * in `~/.ferry/config.json` (or `$FERRY_HOME`). `undefined` when none.
+ * The platform to talk to: set explicitly, else `FERRY_URL` and `FERRY_TOKEN`, else (inside a
+ * Ferry container) the container's API bridge, else the profile in `~/.ferry/config.json` (or
+ * `$FERRY_HOME`). `undefined` when none.
  */
 export const resolveClientConfig = async (): Promise<ClientConfig | undefined> => {
   if (explicit) return explicit;
   const env = typeof process === "undefined" ? {} : process.env;
   if (env.FERRY_URL && env.FERRY_TOKEN) return { url: env.FERRY_URL, token: env.FERRY_TOKEN };
+  const transport = containerTransport();
+  if (transport) return { url: CONTAINER_API_URL, token: "", transport };
   const dir = profileDir(env);
   if (!dir) return undefined;
   try {

@@ -8,7 +8,7 @@ import type { FunctionOptions } from "./function-options.ts";
 /** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
 export const FUNCTION_BRAND = Symbol.for("ferry.function");
 /** How long `.remote` waits in its first request before polling. */
-const REMOTE_WAIT_MS = 50_000;
+export const REMOTE_WAIT_MS = 50_000;
 
 type Fn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
 type BatchFn<X, Y> = (inputs: X[]) => Y[] | Promise<Y[]>;

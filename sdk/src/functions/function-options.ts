@@ -1,3 +1,7 @@
+import type { Schedule } from "../schedules/schedule.ts";
+import type { Secret } from "../secrets/secret.ts";
+import type { Volume } from "../volumes/volume.ts";
+
 /** Retry policy of `options.retries` (delays in milliseconds). */
 export interface RetryOptions {
   readonly maxRetries: number;
@@ -28,6 +32,12 @@ export interface FunctionOptions {
   readonly network?: "outbound" | "none";
   /** Gang-place `size` containers in one region (one RDMA fabric with `rdma`); every input runs on all ranks. */
   readonly cluster?: { readonly size: number; readonly rdma?: boolean };
+  /** Secrets whose variables are set in the function's containers (a later secret wins over an earlier one). */
+  readonly secrets?: ReadonlyArray<Secret>;
+  /** Volumes mounted read-write in the function's containers: mount path → volume. */
+  readonly volumes?: Readonly<Record<string, Volume>>;
+  /** Run on its own on a schedule while the app is deployed: `Cron("0 * * * *")` or `Period({ minutes: 5 })`. */
+  readonly schedule?: Schedule;
 }
 
 /** The options that travel in the deploy manifest (everything but the name). */

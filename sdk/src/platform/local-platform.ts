@@ -8,6 +8,7 @@ import { loadGpuCatalog, LocalProvider, SimulatedCloudProvider, startRegionServe
 import { agentProcessLauncher } from "./agent-process-launcher.ts";
 import { parseSimulatedGpus, startAgent, type AgentOptions, type RunningAgent } from "@ferry/gpu-agent";
 import { startNatsServer, type RunningNats } from "./nats-server.ts";
+import { localSecretKey } from "../secrets/local-secret-key.ts";
 
 export interface LocalPlatformOptions {
   /** Where NATS and libSQL keep state; a fresh temporary directory when left out. */
@@ -18,6 +19,8 @@ export interface LocalPlatformOptions {
   /** Edge port; 0 (default) picks a free one. */
   readonly port?: number;
   readonly workspace?: string;
+  /** The key secrets are sealed with (32 bytes, base64): default `FERRY_SECRET_KEY`, else one kept in the state directory. */
+  readonly secretKey?: string;
   /** Simulated GPUs on each local agent (`"H100:8"`); none by default. */
   readonly gpus?: string;
   /**
@@ -91,14 +94,17 @@ export const startLocalPlatform = async (opts: LocalPlatformOptions = {}): Promi
       }
       providers.push(new LocalProvider({ launchNode }));
     }
+    const secretKey = opts.secretKey ?? await localSecretKey(stateDir);
     const regionServer = await startRegionServer({
-      region, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: nats.url, databaseUrl, internalToken,
+      secretKey, region, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: nats.url, databaseUrl, internalToken,
       providers, nodeIdleWindowMs: opts.providers?.nodeIdleWindowMs,
     });
     regionAddress = regionServer.grpcAddress;
     stops.push(() => regionServer.close());
     const edge = await startEdgeServer({ host: "127.0.0.1", port: opts.port ?? 0, databaseUrl, internalToken });
     stops.push(() => edge.close());
+    // Containers reach the platform's API for user code (Dicts, Queues, `.remote()`) through their agent.
+    regionServer.setApiUrl(edge.url);
     const ws = await Effect.runPromise(edge.storage.ensureWorkspace(opts.workspace ?? "default"));
     const { secret } = await Effect.runPromise(edge.storage.createToken(ws.id, "local"));
     const agents: RunningAgent[] = [];

@@ -1,0 +1,1 @@
+export { Cron, Period, type PeriodOptions, type Schedule } from "./schedule.ts";
