@@ -11,7 +11,7 @@ import { callRoutes } from "./routes/call-routes.ts";
 import { containerRoutes } from "./routes/container-routes.ts";
 import { sandboxRoutes } from "./routes/sandbox-routes.ts";
 import { classRoutes } from "./routes/class-routes.ts";
-import { resolveDeployObjects, secretRoutes } from "./routes/secret-routes.ts";
+import { secretRoutes } from "./routes/secret-routes.ts";
 import { storeRoutes } from "./routes/store-routes.ts";
 import { tokenRoutes } from "./routes/token-routes.ts";
 import { usageRoutes } from "./routes/usage-routes.ts";
@@ -45,7 +45,6 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   app.route("/v1/tokens", tokenRoutes(deps));
   app.route("/v1/secrets", secretRoutes(regions));
   app.route("/v1/volumes", volumeRoutes(regions));
-  app.use("/v1/apps", resolveDeployObjects(regions));
   app.route("/v1/apps", appRoutes(deps, regions));
   app.route("/v1/classes", classRoutes(deps));
   app.route("/v1", callRoutes(deps, regions));

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { Limits } from "@ferry/core";
 import { startEdgeServer } from "../src/node-server.ts";
+import { makeEdgeApp } from "../src/edge-app.ts";
 import { TOKEN_CACHE_MS } from "../src/auth/bearer-auth.ts";
 
 /**
@@ -454,6 +455,20 @@ describe("unauthenticated routes", () => {
     expect(r.json.openapi).toMatch(/^3\./);
     expect(Object.keys(r.json.paths)).toContain("/v1/functions/{id}/calls");
     expect(r.json.paths["/v1/functions/{id}/calls"].post.responses).toHaveProperty("413");
+  });
+
+  it("documents every /v1 route the edge serves, with each method", async () => {
+    const doc = (await api("GET", "/v1/openapi.json")).json as { paths: Record<string, Record<string, unknown>> };
+    const app = makeEdgeApp({ storage: edge.storage, internalToken: "x" });
+    const served = app.routes
+      .filter((r) => r.path.startsWith("/v1/") && r.method !== "ALL" && !r.path.includes("*"))
+      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z]+)/g, "{$1}")}`);
+    const undocumented = served.filter((route) => {
+      const [method, path] = route.split(" ") as [string, string];
+      return doc.paths[path]?.[method] === undefined && path !== "/v1/openapi.json";
+    });
+    expect(served.length).toBeGreaterThan(40);
+    expect(undocumented).toEqual([]);
   });
 
   it("/v1/health answers 200 without a token", async () => {

@@ -1,3 +1,5 @@
+import { storeOpenApiPaths } from "../routes/store-routes.ts";
+
 const bearer = [{ bearer: [] }];
 const json = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
 const errors = {
@@ -6,6 +8,9 @@ const errors = {
   "404": json("no such object in the caller's workspace"),
   "413": json("body or value over a named limit"),
 };
+const op = (summary: string, ok = "200", extra: Record<string, unknown> = {}) => ({ summary, responses: { [ok]: json(summary), ...errors, ...extra } });
+const conflict = { "409": json("conflicts with the object's state") };
+const unavailable = { "503": json("no region can serve it now") };
 
 /** The `/v1` API as OpenAPI 3.1, served at `/v1/openapi.json`. */
 export const openApiDocument = {
@@ -31,5 +36,29 @@ export const openApiDocument = {
     "/v1/calls/{id}/inputs": { post: { summary: "Append a batch of inputs to an open call; close=true ends it", responses: { "200": json("accepted"), ...errors } } },
     "/v1/calls/{id}/outputs": { get: { summary: "NDJSON stream of the call's outputs as they finish", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
     "/v1/calls/{id}/cancel": { post: { summary: "Cancel a call", responses: { "200": json("cancelled"), ...errors } } },
+    "/v1/usage": { get: op("Metered container-seconds, GPU-seconds and cost; since=7d, by=app,function,gpu,cloud,region") },
+    "/v1/gpu/market": { get: op("GPU capacity on offer per region: agents' free GPUs and providers' offers, with prices") },
+    "/v1/classes/{id}/instances": { post: op("Create (or find) the instance of a class for with() parameters (value codec)", "201") },
+    "/v1/secrets": { get: op("List secrets: names, variable names and times, never values"), post: op("Create or (force) replace a secret", "201", conflict) },
+    "/v1/secrets/{name}": { delete: op("Delete a secret") },
+    "/v1/volumes": { get: op("List volumes"), post: op("Create a volume", "201", conflict) },
+    "/v1/volumes/{name}": { get: op("A volume's latest version"), delete: op("Delete a volume and its unreferenced blocks") },
+    "/v1/volumes/{name}/list": { get: op("List a directory of the latest version") },
+    "/v1/volumes/{name}/file": { get: op("Read a file of the latest version") },
+    "/v1/volumes/{name}/blocks/missing": { post: op("Which of these block digests the store lacks") },
+    "/v1/volumes/{name}/blocks/{digest}": { put: op("Upload one block (checked against its sha256)") },
+    "/v1/volumes/{name}/commit": { post: op("Publish a new version: paths to digests") },
+    "/v1/volumes/{name}/files": { delete: op("Remove paths from the latest version") },
+    "/v1/sandboxes": { get: op("List sandboxes (all=1 includes ended ones)"), post: op("Create a sandbox", "201", { ...conflict, ...unavailable }) },
+    "/v1/sandboxes/{id}": { get: op("A sandbox and its state") },
+    "/v1/sandboxes/{id}/exec": { post: { summary: "Run a command; NDJSON events started, stdout, stderr, exit, ping", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
+    "/v1/sandboxes/{id}/execs/{execId}/stdin": { post: op("Send a stdin chunk ({ data: base64, eof })") },
+    "/v1/sandboxes/{id}/terminate": { post: op("Terminate a sandbox and its processes") },
+    "/v1/sandboxes/{id}/snapshot": { post: op("Snapshot /tmp and /workspace, content-addressed", "201") },
+    "/v1/containers": { get: op("Live function containers and sandboxes of the workspace") },
+    "/v1/containers/{id}/exec": { post: { summary: "Run a command in a live container; NDJSON events", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
+    "/v1/containers/{id}/execs/{execId}/stdin": { post: op("Send a stdin chunk to a container exec") },
+    "/v1/containers/{id}/logs": { get: { summary: "Server-sent events of one container's log lines; follow=1 to tail", responses: { "200": { description: "text/event-stream" }, ...errors } } },
+    ...storeOpenApiPaths,
   },
 } as const;

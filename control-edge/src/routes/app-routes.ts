@@ -6,6 +6,7 @@ import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
 import type { RegionClient } from "../regions/region-client.ts";
 import { checkPlacementOptions } from "./check-placement-options.ts";
+import { resolveDeployObjects } from "./secret-routes.ts";
 import { planRedeploy } from "./redeploy-plan.ts";
 import { checkSchedules, nextRunsOf } from "./schedule-checks.ts";
 
@@ -63,7 +64,9 @@ export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<Edg
   .post("/", async (c) => {
     const body = await readJson(c);
     if (body._tag === "Failure") return errorResponse(c, new ValidationError({ field: "body", message: body.failure }));
-    const decoded = decodeAt(DeployRequest, body.success, "body");
+    const resolved = await resolveDeployObjects(c, regions, body.success);
+    if (resolved instanceof Response) return resolved;
+    const decoded = decodeAt(DeployRequest, resolved, "body");
     if (decoded._tag === "Failure") return errorResponse(c, decoded.failure);
     const ws = c.get("workspaceId");
     return runApi(c, Effect.gen(function*() {

@@ -1,4 +1,4 @@
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono, type Context } from "hono";
 import { Effect } from "effect";
 import { DEFAULT_ENVIRONMENT, Limits, NotFoundError, type ApiError } from "@ferry/core";
 import type { EdgeEnv } from "../edge-env.ts";
@@ -51,19 +51,13 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /**
  * Before a deploy (`POST /v1/apps`): the secrets and volumes its functions name are checked and
  * resolved by a region: unknown names are a 400 naming the field, `Secret.fromObject` values are
- * sealed there as app-scoped secrets, `createIfMissing` volumes are created. The body the deploy
- * route then reads (Hono's body cache) is the rewritten one, so the manifest stored with the app
- * carries names only, never a value. Deploys that name neither pass untouched.
+ * sealed there as app-scoped secrets, `createIfMissing` volumes are created. Returns the deploy
+ * body with names only (so the manifest stored with the app never carries a value), or the error
+ * response. Deploys that name neither come back untouched.
  */
-export const resolveDeployObjects = (regions: RegionClient): MiddlewareHandler<EdgeEnv> => async (c, next) => {
-  if (c.req.method !== "POST" || c.req.path !== "/v1/apps") return next();
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    return next(); // the deploy route reports the malformed body
-  }
-  if (!isRecord(body) || !Array.isArray(body.functions) || typeof body.name !== "string" || typeof body.mode !== "string") return next();
+export const resolveDeployObjects = async (c: Context<EdgeEnv>, regions: RegionClient, body: unknown): Promise<unknown> => {
+  // A body the schema will refuse is left for the deploy route to report.
+  if (!isRecord(body) || !Array.isArray(body.functions) || typeof body.name !== "string" || typeof body.mode !== "string") return body;
   const functions = body.functions as unknown[];
   const wanted = functions.flatMap((f, index) => {
     if (!isRecord(f) || !isRecord(f.options)) return [];
@@ -71,7 +65,7 @@ export const resolveDeployObjects = (regions: RegionClient): MiddlewareHandler<E
     const named = (Array.isArray(secrets) && secrets.length > 0) || (isRecord(volumes) && Object.keys(volumes).length > 0);
     return named ? [{ index, name: String(f.name), ...(Array.isArray(secrets) ? { secrets } : {}), ...(isRecord(volumes) ? { volumes } : {}) }] : [];
   });
-  if (wanted.length === 0) return next();
+  if (wanted.length === 0) return body;
   const environment = typeof body.environment === "string" ? body.environment : DEFAULT_ENVIRONMENT;
   const request = JSON.stringify({ app: body.name, mode: body.mode, environment, functions: wanted });
   const r = await Effect.runPromise(Effect.result(forwardToRegion(c, regions, "/internal/deploy-objects", { method: "POST", body: request })));
@@ -83,7 +77,5 @@ export const resolveDeployObjects = (regions: RegionClient): MiddlewareHandler<E
     if (f.secrets) options.secrets = f.secrets;
     if (f.volumes) options.volumes = f.volumes;
   }
-  // The deploy route reads the body through Hono's body cache: it now sees names only.
-  c.req.bodyCache = { text: Promise.resolve(JSON.stringify(body)) } as unknown as typeof c.req.bodyCache;
-  return next();
+  return body;
 };
