@@ -13,6 +13,7 @@ export * from "./storage/rows.ts";
 export * from "./storage/storage.ts";
 export * from "./bus/subjects.ts";
 export * from "./bus/bus.ts";
+export * from "./bus/publish-quietly.ts";
 export * from "./codec/index.ts";
 export * from "./metering/usage-store.ts";
 export * from "./gpu/gpu-types.ts";

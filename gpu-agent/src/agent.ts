@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { jetstream } from "@nats-io/jetstream";
-import { newId, Subjects, type LogLine, type ResolvedFunctionOptions } from "@ferry/core";
+import { newId, publishQuietly, Subjects, type LogLine, type ResolvedFunctionOptions } from "@ferry/core";
 import { connectNats, type ContainerReport, type RegionCommand, type StartContainer } from "@ferry/core/node";
 import { BundleCache } from "./bundles/bundle-cache.ts";
 import { Container, type SandboxProcess } from "./containers/container.ts";
@@ -198,7 +198,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
         },
         log: (stream, line, inputId) => {
           const entry: LogLine = { ts: Date.now(), appId: cmd.appId, functionName: cmd.functionName, containerId: cmd.containerId, inputId, stream, line };
-          nc.publish(Subjects.logs(cmd.appId), JSON.stringify(entry));
+          publishQuietly(nc, Subjects.logs(cmd.appId), JSON.stringify(entry));
         },
       });
       containers.set(cmd.containerId, container);

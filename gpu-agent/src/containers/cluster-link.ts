@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { Subjects } from "@ferry/core";
+import { publishQuietly, Subjects } from "@ferry/core";
 import type { RunnerResult } from "./runner-connection.ts";
 
 /** Followers re-announce themselves this often until rank 0 says go. */
@@ -113,7 +113,7 @@ export class ClusterLink {
   }
 
   private publish(kind: "ready" | "go" | "in" | "out" | "gone", data: unknown): void {
-    this.nc.publish(Subjects.cluster(this.info.clusterId, kind), JSON.stringify(data));
+    publishQuietly(this.nc, Subjects.cluster(this.info.clusterId, kind), JSON.stringify(data));
   }
 
   private subscribe(kind: "ready" | "go" | "in" | "out" | "gone", onData: (data: unknown) => void): void {

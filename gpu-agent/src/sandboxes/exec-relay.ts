@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { SandboxSubjects, type ExecExit } from "@ferry/core";
+import { publishQuietly, SandboxSubjects, type ExecExit } from "@ferry/core";
 import type { ExecHandle, ExecSink } from "./exec-server-connection.ts";
 
 /** The agent's reply to a stdin chunk: written, or why not. */
@@ -69,8 +69,7 @@ export class ExecRelay implements ExecSink {
 
   /** A publish after the agent closed its connection (it is shutting down) is dropped. */
   private publish(subject: string, payload: Uint8Array | string): void {
-    if (this.nc.isClosed() || this.nc.isDraining()) return;
-    this.nc.publish(subject, payload);
+    publishQuietly(this.nc, subject, payload);
   }
 
   private deliver(item: Uint8Array | "eof"): void {

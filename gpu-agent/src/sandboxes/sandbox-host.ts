@@ -1,7 +1,7 @@
 import { chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { FUNCTION_APP_DIR, NOT_RUNNABLE_EXIT_CODE, SANDBOX_WORKDIR, Subjects, Limits, type LogLine } from "@ferry/core";
+import { FUNCTION_APP_DIR, publishQuietly, NOT_RUNNABLE_EXIT_CODE, SANDBOX_WORKDIR, Subjects, Limits, type LogLine } from "@ferry/core";
 import type { AgentMessage, ContainerReport, RegionCommand, SandboxStart, StartContainer, StartExec, TakeSnapshot } from "@ferry/core/node";
 import type { BundleCache } from "../bundles/bundle-cache.ts";
 import { InsufficientCapacityError, type ResourceLedger } from "../inventory/gpu-allocator.ts";
@@ -124,7 +124,7 @@ export class SandboxHost {
       log: (stream, line) => {
         const entry: LogLine = { ts: Date.now(), appId: cmd.appId, functionName: cmd.functionName, containerId: cmd.containerId, stream, line };
         // The agent shutting down has closed its connection: the sandbox's last lines have nowhere to go.
-        if (!this.deps.nc.isClosed() && !this.deps.nc.isDraining()) this.deps.nc.publish(Subjects.logs(cmd.appId), JSON.stringify(entry));
+        publishQuietly(this.deps.nc, Subjects.logs(cmd.appId), JSON.stringify(entry));
       },
     });
     this.sandboxes.set(cmd.containerId, container);
