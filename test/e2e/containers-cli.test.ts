@@ -12,20 +12,7 @@ let writeNote: { remote(text: string): Promise<string> };
 let sandbox: Sandbox;
 
 /** Run `ferry …` with `input` on its stdin (a pipe, not a TTY). */
-const runCliWithInput = (args: ReadonlyArray<string>, input: string, env: NodeJS.ProcessEnv = t.env, timeoutMs = 60_000) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], { env, cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+const runCliWithInput = (args: ReadonlyArray<string>, input: string, env: NodeJS.ProcessEnv = t.env, timeoutMs = 60_000) => runCli(args, env, timeoutMs, input);
 
 interface Listed { id: string; kind: string; containerId: string; app: string; function: string; agent: string; state: string; startedAt: number; idleSince: number | null }
 

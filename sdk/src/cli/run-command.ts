@@ -1,6 +1,5 @@
-import { FerryClient } from "../client/ferry-client.ts";
-import { resolveClientConfig, setClientConfig } from "../config/client-config.ts";
-import { startLocalPlatform, type LocalPlatform } from "../platform/local-platform.ts";
+import { setClientConfig } from "../config/client-config.ts";
+import { connectOrStartPlatform } from "./platform-session.ts";
 import { info, resultJson } from "./cli-output.ts";
 import { deployFile } from "./deploy-file.ts";
 import { streamAppLogs } from "./stream-logs.ts";
@@ -23,15 +22,7 @@ const parseArg = (s: string): unknown => {
  */
 export const runFile = async (target: string, args: ReadonlyArray<string>): Promise<void> => {
   const [file, fnName] = target.split("::");
-  let platform: LocalPlatform | undefined;
-  let config = await resolveClientConfig();
-  if (!config) {
-    info("no platform configured: starting an embedded one (nats-server, libSQL, edge, region, agent)");
-    platform = await startLocalPlatform({ agents: 1 });
-    config = { url: platform.url, token: platform.token };
-  }
-  setClientConfig(config);
-  const client = new FerryClient(config);
+  const { client, embedded: platform } = await connectOrStartPlatform();
   const logs = new AbortController();
   let deployed: Awaited<ReturnType<typeof deployFile>> | undefined;
   try {

@@ -2,8 +2,8 @@
 import { Effect } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { FerryClient } from "../client/ferry-client.ts";
-import { resolveClientConfig, setClientConfig } from "../config/client-config.ts";
-import { startLocalPlatform, type LocalPlatform } from "../platform/local-platform.ts";
+import { setClientConfig } from "../config/client-config.ts";
+import { connectOrStartPlatform } from "./platform-session.ts";
 import { attachTerminal } from "../sandboxes/attach-terminal.ts";
 import { ContainerProcess } from "../sandboxes/container-process.ts";
 import { ndjsonLines } from "../sandboxes/ndjson-lines.ts";
@@ -32,15 +32,7 @@ const terminalEnv = (): Record<string, string> => process.stdout.isTTY
 export const runShell = async (target: string, command: string | undefined): Promise<number> => {
   const [file, fnName] = target.split("::");
   if (!file || !fnName) throw new Error(`ferry shell needs FILE::function (e.g. app.ts::square), got ${JSON.stringify(target)}`);
-  let platform: LocalPlatform | undefined;
-  let config = await resolveClientConfig();
-  if (!config) {
-    info("no platform configured: starting an embedded one (nats-server, libSQL, edge, region, agent)");
-    platform = await startLocalPlatform({ agents: 1 });
-    config = { url: platform.url, token: platform.token };
-  }
-  setClientConfig(config);
-  const client = new FerryClient(config);
+  const { client, embedded: platform } = await connectOrStartPlatform();
   let deployed: Awaited<ReturnType<typeof deployFile>> | undefined;
   let sandbox: Sandbox | undefined;
   try {

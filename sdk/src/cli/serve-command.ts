@@ -1,11 +1,11 @@
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import { FerryClient, type DeployResponse } from "../client/ferry-client.ts";
-import { resolveClientConfig, setClientConfig } from "../config/client-config.ts";
+import { setClientConfig } from "../config/client-config.ts";
 import { bundleApp, type AppBundle } from "../bundling/bundle-app.ts";
 import { discoverApp } from "../bundling/discover-app.ts";
 import { watchInputs, type InputWatcher } from "../bundling/watch-inputs.ts";
-import { startLocalPlatform, type LocalPlatform } from "../platform/local-platform.ts";
+import { connectOrStartPlatform } from "./platform-session.ts";
 import { info, reportError } from "./cli-output.ts";
 
 /** One deploy of the served app: its bundle (kept until the next one replaces it) and the answer. */
@@ -57,15 +57,7 @@ const describeRedeploy = (previous: Served, next: Served): string => {
  * does. With no platform configured, an embedded one runs for the session.
  */
 export const serveFile = async (file: string, opts: { readonly environment?: string; readonly signal?: AbortSignal } = {}): Promise<void> => {
-  let platform: LocalPlatform | undefined;
-  let config = await resolveClientConfig();
-  if (!config) {
-    info("no platform configured: starting an embedded one (nats-server, libSQL, edge, region, agent)");
-    platform = await startLocalPlatform({ agents: 1 });
-    config = { url: platform.url, token: platform.token };
-  }
-  setClientConfig(config);
-  const client = new FerryClient(config);
+  const { client, embedded: platform } = await connectOrStartPlatform();
   let served: Served | undefined;
   let watcher: InputWatcher | undefined;
   try {
