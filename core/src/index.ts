@@ -28,3 +28,4 @@ export * from "./volumes/volume-manifest.ts";
 export * from "./stores/store-keys.ts";
 export * from "./stores/store-requests.ts";
 export * from "./sandboxes/index.ts";
+export * from "./images/index.ts";

@@ -6,6 +6,7 @@ export { Cls, FerryCls, FerryMethod, UnknownMethodError, type ClassOptions, type
 export { Cron, Period, type PeriodOptions, type Schedule } from "./schedules/index.ts";
 export { Function } from "./functions/function-lookup.ts";
 export { Secret } from "./secrets/secret.ts";
+export { Image, ImageStepOrderError, type AddLocalOptions, type NpmInstallInput } from "./images/index.ts";
 export { Volume, type VolumeCommitResult, type VolumeFromNameOptions, type VolumeInfo } from "./volumes/volume.ts";
 export { Dict, type DictPutOptions } from "./stores/dict.ts";
 export { Queue, type PartitionOptions, type QueueGetOptions } from "./stores/queue.ts";

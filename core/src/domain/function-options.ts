@@ -49,11 +49,38 @@ const mountPathsProblem = (volumes: Readonly<Record<string, string>>) => {
   return undefined;
 };
 
+/** One step of an image (`Image` in the SDK): what the image builder runs, in order. */
+export const ImageStep = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("aptInstall"), packages: Schema.Array(Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("npmInstall"), dependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)), lockfile: Schema.optional(Schema.String), packageJson: Schema.optional(Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("runCommands"), commands: Schema.Array(Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("addLocalDir"), local: Schema.String, remote: Schema.String, copy: Schema.Boolean }),
+  Schema.Struct({ kind: Schema.Literal("addLocalFile"), local: Schema.String, remote: Schema.String, copy: Schema.Boolean }),
+  Schema.Struct({ kind: Schema.Literal("env"), vars: Schema.Record(Schema.String, Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("workdir"), path: Schema.String }),
+  Schema.Struct({ kind: Schema.Literal("runFunction"), function: Schema.String }),
+]);
+export type ImageStep = typeof ImageStep.Type;
+
+/** The base an image starts from: the default "ferry/node", Debian slim, or an imported OCI layout. */
+export const ImageBase = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("ferry/node") }),
+  Schema.Struct({ kind: Schema.Literal("debian-slim"), suite: Schema.String }),
+  Schema.Struct({ kind: Schema.Literal("oci"), path: Schema.String }),
+]);
+export type ImageBase = typeof ImageBase.Type;
+
+/** `image`: an image spec as `Image` serialises it (built by the image builder; ignored elsewhere for now). */
+export const ImageSpec = Schema.Struct({ base: ImageBase, steps: Schema.Array(ImageStep) });
+export type ImageSpec = typeof ImageSpec.Type;
+
 /**
  * The options of `app.function(options, fn)` as they travel in a deploy manifest. Durations are
  * seconds unless the name says otherwise.
  */
 export const FunctionOptions = Schema.Struct({
+  /** The function's image (see ImageSpec); the platform does not act on it yet. */
+  image: Schema.optional(ImageSpec),
   runtime: Schema.optional(Schema.Literals(["node", "bun"])),
   gpu: Schema.optional(Schema.Union([GpuRequest, Schema.Array(GpuRequest)])),
   cpu: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0.125, maximum: 256 }))),

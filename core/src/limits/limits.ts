@@ -110,6 +110,18 @@ export const Limits = {
   maxContainerApiResponseBytes: 64 * 1024 * 1024,
   /** API requests one container may have in flight through its bridge at once (429 above). */
   maxContainerApiInFlight: 256,
+  /** Image files larger than this are stored as content-addressed chunks of this size (the last one smaller). */
+  imageChunkBytes: 4 * 1024 * 1024,
+  /** Largest encoded image index (the JSON list of an image's paths, modes and digests). */
+  maxImageIndexBytes: 64 * 1024 * 1024,
+  /** Most entries (files, directories, symlinks) one image index lists. */
+  maxImageIndexEntries: 1_000_000,
+  /** A node's block cache (shared by every image on it) never holds more than this many bytes, by default. */
+  defaultNodeBlockCacheBytes: 32 * 1024 * 1024 * 1024,
+  /** Times a node fetches one block before giving up, when fetches fail or arrive corrupted (digest mismatch). */
+  blockFetchAttempts: 3,
+  /** Blocks a node fetches at once when prefetching an image's recorded reads. */
+  blockPrefetchConcurrency: 16,
   /** Names of apps, functions, tokens, dicts and queues. */
   namePattern: /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/,
 } as const;

@@ -15,6 +15,7 @@ import { secretApi } from "../secrets/secret-api.ts";
 import { volumeApi } from "../volumes/volume-api.ts";
 import { scheduleRoutes } from "../schedules/schedule-routes.ts";
 import { storeRoutes, type StoreDeps } from "../stores/store-routes.ts";
+import { blockRoutes, type BlockRoutesDeps } from "../images/block-routes.ts";
 
 /** Header carrying the secret that edge and region share; the internal API refuses calls without it. */
 export const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
@@ -51,6 +52,8 @@ export interface RegionApiDeps {
   readonly restartFunction?: (functionId: string, reason: string) => void;
   /** Dicts and Queues: served under `/internal/stores` when given. */
   readonly stores?: StoreDeps;
+  /** Image blocks and indexes: served under `/internal/blocks` and `/internal/images` when given. */
+  readonly blocks?: BlockRoutesDeps;
 }
 
 /** The body of a deploy notice: functions whose code or options changed (or that were dropped). */
@@ -95,6 +98,7 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
   if (deps.objects) app.route("/internal", secretApi(deps.objects)).route("/internal", volumeApi(deps.objects.volumes));
   app.route("/internal/schedules", scheduleRoutes());
   if (deps.stores) app.route("/internal/stores", storeRoutes(deps.stores));
+  if (deps.blocks) app.route("/internal", blockRoutes(deps.blocks));
   app.get("/internal/gpu/market", (c) => c.json({ offers: deps.market() }));
 
   app.post("/internal/calls", async (c) => {

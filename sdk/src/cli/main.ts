@@ -11,6 +11,7 @@ import { runFile } from "./run-command.ts";
 import { containerCommand, shellCommand } from "./sandbox-commands.ts";
 import { secretCommand } from "./secret-commands.ts";
 import { volumeCommand } from "./volume-commands.ts";
+import { imageCommand } from "./image-commands.ts";
 import { serveCommand } from "./serve-command.ts";
 import { dictCommand, queueCommand } from "./store-commands.ts";
 import { streamAppLogs } from "./stream-logs.ts";
@@ -185,7 +186,7 @@ const gpuCmd = Command.make("gpu").pipe(Command.withDescription("GPU capacity"),
 
 const root = Command.make("ferry").pipe(
   Command.withDescription("Ferry: serverless compute for TypeScript"),
-  Command.withSubcommands([up, run, deploy, serveCommand, shellCommand, containerCommand, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd, dictCommand, queueCommand, secretCommand, volumeCommand]),
+  Command.withSubcommands([up, run, deploy, serveCommand, shellCommand, containerCommand, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd, dictCommand, queueCommand, secretCommand, volumeCommand, imageCommand]),
 );
 
 /** The `ferry` CLI's entry: parse `argv` (without node and script) and run. */

@@ -1,6 +1,8 @@
+import type { ImageSpec } from "@ferry/core";
 import type { Schedule } from "../schedules/schedule.ts";
 import type { Secret } from "../secrets/secret.ts";
 import type { Volume } from "../volumes/volume.ts";
+import { isImage, type Image } from "../images/image.ts";
 
 /** Retry policy of `options.retries` (delays in milliseconds). */
 export interface RetryOptions {
@@ -16,6 +18,8 @@ export interface RetryOptions {
  */
 export interface FunctionOptions {
   readonly name?: string;
+  /** The function's image (`Image.base("ferry/node")`, the default, or `Image.debianSlim()…`). */
+  readonly image?: Image | ImageSpec;
   readonly runtime?: "node" | "bun";
   readonly gpu?: string | ReadonlyArray<string>;
   readonly cpu?: number;
@@ -40,8 +44,8 @@ export interface FunctionOptions {
   readonly schedule?: Schedule;
 }
 
-/** The options that travel in the deploy manifest (everything but the name). */
+/** The options that travel in the deploy manifest (everything but the name; an `Image` as its spec). */
 export const manifestOptions = (o: FunctionOptions): Omit<FunctionOptions, "name"> => {
-  const { name: _name, ...rest } = o;
-  return rest;
+  const { name: _name, image, ...rest } = o;
+  return image === undefined ? rest : { ...rest, image: isImage(image) ? image.toSpec() : image };
 };

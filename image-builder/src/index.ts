@@ -1,0 +1,10 @@
+export { buildImage, flattenImage, DEFAULT_BUILD_TIMEOUT_S, type BuildOptions } from "./build/builder.ts";
+export { BuildStepError, BuildTimeoutError, ImageSpecError, LocalInputError } from "./build/build-errors.ts";
+export type { BuiltImage, ImageLayer, ImageMount } from "./build/built-image.ts";
+export { baseKey, canonicalJson, stepKey } from "./build/cache-key.ts";
+export { exportOci, type OciDescriptor } from "./oci/oci-export.ts";
+export { importOci, OciImportError, type ImportedOci } from "./oci/oci-import.ts";
+export { UnsafeArchiveError } from "./oci/tar-layer.ts";
+export { LocalDirBlockStore } from "./store/local-dir-block-store.ts";
+export { S3BlockStore } from "./store/s3-block-store.ts";
+export { indexDirectory } from "./store/index-directory.ts";
