@@ -1,5 +1,6 @@
 // `npm run bench -- NAME [args]`: run one benchmark; its result is the last line of stdout (JSON).
 const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string>): Promise<void> }>> = {
+  coldstart: () => import("./coldstart.ts"),
   latency: () => import("./latency.ts"),
   map: () => import("./map.ts"),
   placement: () => import("./placement.ts"),

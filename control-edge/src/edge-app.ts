@@ -16,6 +16,7 @@ import { storeRoutes } from "./routes/store-routes.ts";
 import { tokenRoutes } from "./routes/token-routes.ts";
 import { usageRoutes } from "./routes/usage-routes.ts";
 import { volumeRoutes } from "./routes/volume-routes.ts";
+import { imageRoutes } from "./routes/image-routes.ts";
 
 const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes: number) => bodyLimit({
   maxSize: maxBytes,
@@ -45,6 +46,7 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   app.route("/v1/tokens", tokenRoutes(deps));
   app.route("/v1/secrets", secretRoutes(regions));
   app.route("/v1/volumes", volumeRoutes(regions));
+  app.route("/v1/images", imageRoutes(regions));
   app.route("/v1/apps", appRoutes(deps, regions));
   app.route("/v1/classes", classRoutes(deps));
   app.route("/v1", callRoutes(deps, regions));

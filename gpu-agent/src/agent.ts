@@ -16,6 +16,8 @@ import { InsufficientCapacityError, ResourceLedger } from "./inventory/gpu-alloc
 import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts";
 import { ContainerVolumes } from "./volumes/container-volumes.ts";
 import { ContentCache } from "./volumes/content-cache.ts";
+import { ContainerImages } from "./images/container-images.ts";
+import type { BlockCacheStats } from "./images/block-cache.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
 const RUNNER_DIR_IN_SANDBOX = "/opt/ferry/runner";
@@ -55,6 +57,16 @@ export interface AgentOptions {
   readonly faults?: { readonly usableGpus?: number };
 }
 
+/** Run `start`; if it throws, unmount the container's image (if any) before rethrowing. */
+const releasingOnThrow = <A>(image: { release(): Promise<void> } | undefined, start: () => A): A => {
+  try {
+    return start();
+  } catch (e) {
+    void image?.release();
+    throw e;
+  }
+};
+
 /** Local nodes' list price when none is given: Ferry's per-core and per-GiB hourly rates. */
 export const LOCAL_PRICE_PER_CORE_HOUR = 0.047;
 export const LOCAL_PRICE_PER_GIB_HOUR = 0.008;
@@ -62,6 +74,10 @@ export const LOCAL_PRICE_PER_GIB_HOUR = 0.008;
 export interface RunningAgent {
   readonly agentId: string;
   readonly containers: ReadonlyMap<string, Container>;
+  /** The node block cache's counters for custom images (undefined before the first one started). */
+  imageStats(): Promise<BlockCacheStats | undefined>;
+  /** The node's custom images: its block cache, recorded reads, lazy or eager loading. */
+  readonly images: ContainerImages;
   close(): Promise<void>;
 }
 
@@ -88,6 +104,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const volumeCache = new ContentCache(join(opts.stateDir, "volumes", "cache"));
   const nodeDir = dirname(realpathSync(process.execPath));
   const image = defaultNodeImageBinds(nodeDir, { generatedDir: join(opts.stateDir, "image-etc") });
+  const customImages = new ContainerImages({ stateDir: opts.stateDir, internalToken: opts.internalToken, onError: (m) => process.emitWarning(m) });
   const containers = new Map<string, Container>();
   const cpu = opts.cpu ?? cpus().length;
   const memoryMiB = opts.memoryMiB ?? Math.floor(totalmem() / 1024 / 1024);
@@ -119,9 +136,17 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     });
     const granted = cmd.gpuIndices.map((i) => gpus.devices[i]);
     const visible = cmd.gpuIndices.join(",");
-    const sandbox = startSandbox({
+    // A custom image: mounted lazily, its top-level paths bound over the base (never over the platform's own).
+    const custom = options.image === undefined ? undefined : await customImages.mount({
+      containerId: cmd.containerId, imageId: options.image.id, regionUrl: cmd.bundleUrl, workdir: options.image.workdir, fallbackCwd: APP_DIR_IN_SANDBOX,
+      reserved: [...image.map((e) => e.sandboxPath), RUNNER_DIR_IN_SANDBOX, APP_DIR_IN_SANDBOX, SANDBOX_NODE_DIR, ...Object.keys(options.volumes ?? {})],
+    }).catch(async (e: unknown) => {
+      await volumes?.dispose();
+      throw e;
+    });
+    const sandbox = releasingOnThrow(custom, () => startSandbox({
       id: cmd.containerId,
-      rootfs: image,
+      rootfs: custom ? [...image, ...custom.rootfs] : image,
       readOnlyBinds: [
         { hostPath: dirname(runnerPath), sandboxPath: RUNNER_DIR_IN_SANDBOX },
         { hostPath: dirname(bundlePath), sandboxPath: APP_DIR_IN_SANDBOX },
@@ -137,18 +162,21 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
         FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
         ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
         NODE_ENV: "production",
+        // The image's `env` steps, then the function's secrets (which win).
+        ...options.image?.env,
         ...cmd.env,
       },
       // On a real GPU node the container sees only its own GPUs' device nodes.
       devices: gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
-      cwd: APP_DIR_IN_SANDBOX,
+      cwd: custom?.cwd ?? APP_DIR_IN_SANDBOX,
       argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${RUNNER_DIR_IN_SANDBOX}/runner.mjs`],
       network: "none",
       // `memory` is a request used for placement, as on Modal; only runaway process counts are capped.
       limits: { pids: 512 },
-    });
+    }));
     sandboxes.trackFunctionSandbox(cmd.containerId, sandbox);
     if (volumes) void sandbox.exited.then(() => volumes.dispose());
+    if (custom) void sandbox.exited.then(() => custom.release());
     return { sandbox, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs`, volumes };
   };
 
@@ -238,12 +266,15 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   return {
     agentId,
     containers,
+    imageStats: () => customImages.stats(),
+    images: customImages,
     close: async () => {
       clearInterval(heartbeat);
       clearInterval(pruneCancelled);
       cancelSub.unsubscribe();
       for (const c of containers.values()) c.kill();
       sandboxes.killAll();
+      await customImages.close();
       link?.close();
       await nc.drain().catch(() => undefined);
     },

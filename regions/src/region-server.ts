@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Bus, SandboxStore, Storage, UsageStore } from "@ferry/core";
 import { connectNats, listenHttp, openLibsql } from "@ferry/core/node";
 import { Effect, Layer } from "effect";
@@ -17,6 +20,9 @@ import { openRegionObjects } from "./secrets/region-objects.ts";
 import { ContainerApiAccess } from "./broker/container-api-access.ts";
 import { startStores } from "./stores/index.ts";
 import { Scheduler } from "./schedules/scheduler.ts";
+import { blockUploadRoutes } from "./images/block-upload-routes.ts";
+// The default block store, by path: @ferry/image-builder is not a dependency of regions.
+import { LocalDirBlockStore } from "../../image-builder/src/store/local-dir-block-store.ts";
 
 /** How often a region refreshes its record in the platform state. */
 export const REGION_REFRESH_MS = 2_000;
@@ -40,6 +46,8 @@ export interface RegionServerOptions {
   readonly nodeIdleWindowMs?: number;
   /** Where the region writes one line per notable event (provisioning, stock-outs). */
   readonly log?: (line: string) => void;
+  /** The region's data directory (image blocks under `blocks/`); default a fresh temporary directory. */
+  readonly dataDir?: string;
 }
 
 export interface RunningRegion {
@@ -102,9 +110,13 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
     }
   };
   const stores = startStores(bus);
+  const ownDataDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), "ferry-region-")) : undefined;
+  const blocks = new LocalDirBlockStore(join(opts.dataDir ?? ownDataDir!, "blocks"));
   const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler,
     market: () => gpuMarket(fleet, opts.providers ?? [], reputation), sandboxRoutes: internalSandboxRoutes({ sandboxes, fleet, store: sandboxStore, bus }),
-    terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores });
+    terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores, blocks: { store: blocks } });
+  // Deploys upload image blocks and indexes here (behind the internal token, like every /internal route).
+  api.route("/internal", blockUploadRoutes({ store: blocks }));
   const http = await listenHttp(api.fetch, opts.host, opts.httpPort);
   httpUrl = http.url;
   await sandboxes.closeLost();
@@ -138,6 +150,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
       await http.close();
       await nc.drain().catch(() => undefined);
       client.close();
+      if (ownDataDir !== undefined) await rm(ownDataDir, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 };

@@ -79,8 +79,14 @@ export type ImageSpec = typeof ImageSpec.Type;
  * seconds unless the name says otherwise.
  */
 export const FunctionOptions = Schema.Struct({
-  /** The function's image (see ImageSpec); the platform does not act on it yet. */
+  /** The function's image (see ImageSpec), as the user wrote it; what runs is `imageId`. */
   image: Schema.optional(ImageSpec),
+  /** Set by deploy after building `image`: the id (sha256) of its uploaded index in the region's block store. */
+  imageId: Schema.optional(Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/, { message: "expected an image id (64 lowercase hex characters)" }))),
+  /** The built image's environment (its `env` steps), set with `imageId`. */
+  imageEnv: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  /** The built image's working directory (its last `workdir` step), set with `imageId`. */
+  imageWorkdir: Schema.optional(Schema.String),
   runtime: Schema.optional(Schema.Literals(["node", "bun"])),
   gpu: Schema.optional(Schema.Union([GpuRequest, Schema.Array(GpuRequest)])),
   cpu: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0.125, maximum: 256 }))),
@@ -137,6 +143,8 @@ export interface ResolvedFunctionOptions {
   readonly secrets?: ReadonlyArray<string>;
   /** Normalised mount path (`/mnt/data`) → volume name (none when absent). */
   readonly volumes?: Readonly<Record<string, string>>;
+  /** The built image containers start from, loaded lazily by the agent (absent: the default "ferry/node"). */
+  readonly image?: { readonly id: string; readonly env: Readonly<Record<string, string>>; readonly workdir: string };
 }
 
 /** Defaults for options a function leaves out (Modal's, where Modal has one). */
@@ -187,6 +195,7 @@ export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOpti
     ...resolveClass(o),
     secrets: o.secrets ?? [],
     volumes: Object.fromEntries(Object.entries(o.volumes ?? {}).map(([mount, name]) => [`/${mount.split("/").filter((s) => s !== "" && s !== ".").join("/")}`, name])),
+    ...(o.imageId ? { image: { id: o.imageId, env: o.imageEnv ?? {}, workdir: o.imageWorkdir ?? "/" } } : {}),
   };
 };
 

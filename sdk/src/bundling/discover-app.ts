@@ -1,4 +1,6 @@
+import type { ImageSpec } from "@ferry/core";
 import { App } from "../app.ts";
+import { isImage } from "../images/image.ts";
 import { FerryCls } from "../classes/cls.ts";
 import { FerryFunction } from "../functions/function-handle.ts";
 import { manifestOptions, type FunctionOptions } from "../functions/function-options.ts";
@@ -41,9 +43,12 @@ export const discoverApp = (mod: Record<string, unknown>, file: string): Discove
     byName.set(handle.name, handle);
     return handle.name;
   };
-  const functions: DiscoveredFunction[] = app.functions().map((handle, i) => ({ name: named(handle, "function", i), handle, options: manifestOptions(handle.options) }));
+  // The app's image (`new App(name, { image })`) is the default of every function without its own.
+  const appImage = app.options.image === undefined ? undefined : isImage(app.options.image) ? app.options.image.toSpec() : (app.options.image as ImageSpec);
+  const withAppImage = <O extends { readonly image?: unknown }>(o: O): O => (o.image === undefined && appImage !== undefined ? { ...o, image: appImage } as O : o);
+  const functions: DiscoveredFunction[] = app.functions().map((handle, i) => ({ name: named(handle, "function", i), handle, options: withAppImage(manifestOptions(handle.options)) }));
   classes.forEach((handle, i) => {
-    functions.push({ name: named(handle, "class", i), handle, options: { ...manifestOptions(handle.options), methods: handle.methods } });
+    functions.push({ name: named(handle, "class", i), handle, options: withAppImage({ ...manifestOptions(handle.options), methods: handle.methods }) });
   });
   if (functions.length === 0) throw new Error(`app ${app.name} has no functions: wrap one with app.function(options, fn) or a class with app.cls(options, class)`);
   return { app, functions };

@@ -1,10 +1,19 @@
 import { FerryClient, type DeployResponse } from "../client/ferry-client.ts";
 import { bundleApp } from "../bundling/bundle-app.ts";
 import { discoverApp, type DiscoveredApp } from "../bundling/discover-app.ts";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ImageSpec } from "@ferry/core";
+import { isImage } from "../images/image.ts";
+import { publishImages, type PublishedImage } from "../images/publish-images.ts";
+import { defaultImageCacheDir } from "./image-commands.ts";
 
 export interface DeployedFile {
   readonly discovered: DiscoveredApp;
   readonly response: DeployResponse;
+  /** The custom images built and uploaded for this deploy (none when no function has one). */
+  readonly images: ReadonlyArray<PublishedImage>;
   dispose(): Promise<void>;
 }
 
@@ -20,21 +29,36 @@ export const deployFile = async (client: FerryClient, file: string, opts: { mode
   try {
     const mod = (await import(bundle.localModuleUrl)) as Record<string, unknown>;
     const discovered = discoverApp(mod, file);
+    const images = await publishAppImages(client, discovered, bundle.code, opts.onProgress);
     opts.onProgress?.(`deploying app ${discovered.app.name} (${discovered.functions.length} function${discovered.functions.length === 1 ? "" : "s"}, ${(bundle.code.byteLength / 1024).toFixed(0)} KiB)`);
     const response = await client.deploy({
       name: discovered.app.name,
       mode: opts.mode,
       environment: opts.environment,
       bundle: toBase64(bundle.code),
-      functions: discovered.functions.map((f) => ({ name: f.name, options: f.options })),
+      functions: discovered.functions.map((f) => ({ name: f.name, options: { ...f.options, ...images.options.get(f.name) } })),
     });
     for (const f of discovered.functions) {
       const id = response.functions.find((r) => r.name === f.name)?.id;
       if (id) f.handle.bindTo(client, id);
     }
-    return { discovered, response, dispose: bundle.dispose };
+    return { discovered, response, images: images.images, dispose: bundle.dispose };
   } catch (e) {
     await bundle.dispose();
     throw e;
+  }
+};
+
+/** Build and upload the functions' images (none: nothing to do); `runFunction` steps get the bundle as a file. */
+const publishAppImages = async (client: FerryClient, discovered: DiscoveredApp, code: Uint8Array, onProgress?: (line: string) => void) => {
+  const functions = discovered.functions.map((f) => ({ name: f.name, image: isImage(f.options.image) ? f.options.image.toSpec() : f.options.image as ImageSpec | undefined }));
+  if (functions.every((f) => f.image === undefined)) return { options: new Map(), images: [] };
+  const scratch = await mkdtemp(join(tmpdir(), "ferry-deploy-"));
+  try {
+    const appModule = join(scratch, "app.mjs");
+    await writeFile(appModule, code);
+    return await publishImages(client, functions, { cacheDir: defaultImageCacheDir(), appModule, onProgress });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
 };

@@ -97,7 +97,7 @@ export const startLocalPlatform = async (opts: LocalPlatformOptions = {}): Promi
     const secretKey = opts.secretKey ?? await localSecretKey(stateDir);
     const regionServer = await startRegionServer({
       secretKey, region, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: nats.url, databaseUrl, internalToken,
-      providers, nodeIdleWindowMs: opts.providers?.nodeIdleWindowMs,
+      providers, nodeIdleWindowMs: opts.providers?.nodeIdleWindowMs, dataDir: join(stateDir, "region"),
     });
     regionAddress = regionServer.grpcAddress;
     stops.push(() => regionServer.close());
