@@ -31,6 +31,11 @@ describe("autoscaler knobs", () => {
     expect(first).toContain(await fns.alwaysWarm.remote(0));
   });
 
+  it("scaledownWindow 0 still serves the call it was started for, then scales down", async () => {
+    expect(await fns.zeroWindow.remote(0)).toMatch(/^ct-/);
+    await waitFor("the zero-window container to stop", () => (containersOf("zeroWindow").length === 0 ? true : undefined), 10_000);
+  });
+
   it("bufferContainers keep spare containers beyond the busy ones while there is work, then drain", async () => {
     const call = fns.buffered.remote(2_000);
     await waitFor("a busy container and two spares", () => (containersOf("buffered").length >= 3 ? true : undefined));

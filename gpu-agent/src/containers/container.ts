@@ -226,7 +226,8 @@ export class Container {
         await this.nextChange();
         continue;
       }
-      if (this.held === 0 && Date.now() - this.idleSince >= this.options.scaledownWindowS * 1000) return;
+      // Even with scaledownWindow 0 a container waits one pull for work: it was started for some.
+      if (this.held === 0 && Date.now() - this.idleSince >= Math.max(IDLE_PULL_MS, this.options.scaledownWindowS * 1000)) return;
       const msg = await nextMessage(consumer, IDLE_PULL_MS);
       // Asked to stop while the pull waited (a redeploy, an eviction): another container takes it.
       if (msg && this.stopping) msg.nak();
