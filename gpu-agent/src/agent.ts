@@ -17,6 +17,7 @@ import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts"
 import { ContainerVolumes } from "./volumes/container-volumes.ts";
 import { ContentCache } from "./volumes/content-cache.ts";
 import { ContainerImages } from "./images/container-images.ts";
+import { sweepStaleLazyMounts } from "./images/fuse/lazy-mount.ts";
 import type { BlockCacheStats } from "./images/block-cache.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
@@ -97,6 +98,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   await chmod(opts.stateDir, 0o755);
   // Empty cgroups left by an agent that died (its sandboxes died with it).
   sweepStaleCgroups();
+  // Lazy image mounts a dead agent left in this state dir: nothing serves them any more.
+  await sweepStaleLazyMounts(join(opts.stateDir, "images", "mnt"));
   const nc = await connectNats(opts.natsUrl, `ferry-agent-${agentId}`);
   const js = jetstream(nc);
   const runnerPath = await buildRunner(join(opts.stateDir, "runner"));

@@ -80,6 +80,26 @@ export const isMounted = async (mountpoint: string): Promise<boolean> => {
 };
 
 /**
+ * Detach every lazy image mount under `dir` (a dead agent's: nothing serves them any more, and any
+ * access would fail). Returns the mount points detached. Call at agent start, before mounting.
+ *
+ * @example
+ * ```ts
+ * await sweepStaleLazyMounts(join(stateDir, "images", "mnt"));
+ * ```
+ */
+export const sweepStaleLazyMounts = async (dir: string): Promise<string[]> => {
+  const mountinfo = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  const prefix = `${dir.replace(/\/+$/, "")}/`;
+  const stale = mountinfo.split("\n")
+    .map((line) => line.split(" "))
+    .filter((fields) => fields.includes(LAZY_MOUNT_SOURCE) && (fields[4] ?? "").startsWith(prefix))
+    .map((fields) => (fields[4] ?? "").replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+  for (const mountpoint of stale) await runQuiet(UMOUNT_BINARY, ["-l", mountpoint]);
+  return stale;
+};
+
+/**
  * Mounts `source` read-only at `mountpoint` and starts serving it. Requires root (or
  * CAP_SYS_ADMIN) and util-linux `mount`.
  *
