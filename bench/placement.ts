@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "csv-parse/sync";
 import { finish, intArg, log, median, round } from "./harness.ts";
 import type { AuctionResult, Bid, Demand } from "../regions/src/broker/auction-types.ts";
 import { clearAuction } from "../regions/src/broker/clear-auction.ts";
@@ -28,32 +29,11 @@ interface NodeType {
   readonly zone: string;
 }
 
-/** RFC 4180 rows: quoted fields may hold commas and doubled quotes; CRLF or LF line ends. */
-const parseCsv = (text: string): string[][] => {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') { field += '"'; i++; }
-      else quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") { row.push(field); field = ""; }
-    else if (c === "\n") { row.push(field); rows.push(row); row = []; field = ""; }
-    else if (c !== "\r") field += c;
-  }
-  if (field !== "" || row.length > 0) { row.push(field); rows.push(row); }
-  return rows;
-};
-
 /** Every priced node type in `<cloud>-vms.csv` files, columns read by header name. */
 const readCatalog = (dir: string): NodeType[] => {
   const out: NodeType[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith("-vms.csv")).sort()) {
-    const [header, ...rows] = parseCsv(readFileSync(join(dir, file), "utf8"));
+    const [header = [], ...rows] = parse(readFileSync(join(dir, file), "utf8"), { skip_empty_lines: true, bom: true, relax_column_count: true }) as string[][];
     const col = (name: string) => header.indexOf(name);
     const [type, count, cpus, mem, price, region, zone] = ["AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "Region", "AvailabilityZone"].map(col);
     for (const r of rows) {

@@ -29,3 +29,5 @@ export * from "./stores/store-keys.ts";
 export * from "./stores/store-requests.ts";
 export * from "./sandboxes/index.ts";
 export * from "./images/index.ts";
+export * from "./bytes/sha256-hex.ts";
+export * from "./bytes/base64.ts";

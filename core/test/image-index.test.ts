@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { Result } from "effect";
 import {
   blocksForRange, chunkSpans, decodeImageIndex, decodeImageIndexBytes, encodeImageIndex, imageBlocks, imageIdOf, imagePathProblem,
-  isBlockDigest, sha256Hex, type ImageEntry, type ImageIndex,
+  isBlockDigest, type ImageEntry, type ImageIndex,
 } from "../src/images/index.ts";
+import { sha256Hex } from "../src/bytes/sha256-hex.ts";
 
 const d = (c: string) => c.repeat(64);
 const dir = (path: string): ImageEntry => ({ path, type: "dir", mode: 0o755, size: 0 });

@@ -121,7 +121,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   httpUrl = http.url;
   await sandboxes.closeLost();
   autoscaler.start();
-  const scheduler = new Scheduler({ region: opts.region, client, storage, bus, autoscaler, log: opts.log });
+  const scheduler = new Scheduler({ region: opts.region, storage, bus, autoscaler, log: opts.log });
   scheduler.start();
   meter.start();
   provisioner.start();

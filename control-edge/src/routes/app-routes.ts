@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { Effect } from "effect";
-import { ConflictError, decodeAt, DEFAULT_ENVIRONMENT, DeployRequest, Limits, PayloadTooLargeError, ValidationError, variantOf, type ApiError, type FunctionRow } from "@ferry/core";
+import { bytesFromBase64, ConflictError, decodeAt, sha256Hex, DEFAULT_ENVIRONMENT, DeployRequest, Limits, PayloadTooLargeError, ValidationError, variantOf, type ApiError, type FunctionRow } from "@ferry/core";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
@@ -10,23 +10,6 @@ import { resolveDeployObjects } from "./secret-routes.ts";
 import { planRedeploy } from "./redeploy-plan.ts";
 import { checkSchedules, nextRunsOf } from "./schedule-checks.ts";
 
-const sha256Hex = async (bytes: Uint8Array): Promise<string> => {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-};
-
-const fromBase64 = (b64: string): Uint8Array | undefined => {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1) return undefined;
-  let bin: string;
-  try {
-    bin = atob(b64);
-  } catch {
-    return undefined;
-  }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-};
 
 /** Validate a deploy beyond its schema: unique function names, a sane bundle within its limit. */
 const checkDeploy = (req: DeployRequest): Effect.Effect<Uint8Array, ApiError> => {
@@ -42,7 +25,7 @@ const checkDeploy = (req: DeployRequest): Effect.Effect<Uint8Array, ApiError> =>
       return Effect.fail(new ValidationError({ field: `body.functions[${i}].options.batch`, message: `body.functions[${i}].options.batch: ${f.name} is a class; batching is for functions (app.function with batch)` }));
     }
   }
-  const bytes = fromBase64(req.bundle);
+  const bytes = bytesFromBase64(req.bundle);
   if (!bytes || bytes.length === 0) return Effect.fail(new ValidationError({ field: "body.bundle", message: "body.bundle: expected the bundled app as non-empty base64" }));
   if (bytes.length > Limits.maxBundleBytes) {
     return Effect.fail(new PayloadTooLargeError({ limit: "maxBundleBytes", maxBytes: Limits.maxBundleBytes, message: `the app bundle is ${bytes.length} bytes; the limit (maxBundleBytes) is ${Limits.maxBundleBytes}` }));

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { Effect, Schema } from "effect";
 import {
-  canonicalClassParams, classVariantName, ConflictError, decodeAt, isClassOptions, Limits, newId, NotFoundError, PayloadTooLargeError,
+  sha256Hex, canonicalClassParams, classVariantName, ConflictError, decodeAt, isClassOptions, Limits, newId, NotFoundError, PayloadTooLargeError,
   StorageError, ValidationError, variantOf, type ApiError, type FunctionRow,
 } from "@ferry/core";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
@@ -13,10 +13,6 @@ const CreateInstance = Schema.Struct({
   params: Schema.Unknown,
 });
 
-const sha256Hex = async (text: string): Promise<string> => {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-};
 
 /**
  * `/v1/classes/:id/instances`: a parametrised instance of a deployed class (`Model.with({…})`).

@@ -84,17 +84,3 @@ export interface BlockStore {
   missing(digests: ReadonlyArray<string>): Promise<string[]>;
 }
 
-/**
- * SHA-256 of `bytes` in lowercase hex, through WebCrypto (every runtime has it).
- *
- * @example
- * ```ts
- * await sha256Hex(new Uint8Array()); // "e3b0c442…b855"
- * ```
- */
-export const sha256Hex = async (bytes: Uint8Array): Promise<string> => {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  let hex = "";
-  for (const b of digest) hex += b.toString(16).padStart(2, "0");
-  return hex;
-};

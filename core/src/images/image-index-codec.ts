@@ -2,7 +2,8 @@ import { Result } from "effect";
 import { decodeAt } from "../domain/decode.ts";
 import { ValidationError } from "../errors/errors.ts";
 import { Limits } from "../limits/limits.ts";
-import { sha256Hex, type BlockStore } from "./block-store.ts";
+import { sha256Hex } from "../bytes/sha256-hex.ts";
+import type { BlockStore } from "./block-store.ts";
 import { ImageIndex, type ImageEntry } from "./image-index.ts";
 import { compareImagePaths, imageParentOf, imagePathProblem } from "./image-path.ts";
 

@@ -1,4 +1,4 @@
-import { base64FromBytes, bytesFromBase64 } from "./base64.ts";
+import { base64FromBytes, bytesFromBase64 } from "../bytes/base64.ts";
 
 /** The platform key is AES-256: 32 bytes, given base64-encoded (`FERRY_SECRET_KEY`). */
 export const SECRET_KEY_BYTES = 32;

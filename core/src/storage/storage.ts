@@ -3,6 +3,7 @@ import { Context, Effect, Layer } from "effect";
 import type { DeployRequest } from "../domain/manifest.ts";
 import { ConflictError, NotFoundError, StorageError } from "../errors/errors.ts";
 import { newId } from "../ids/ids.ts";
+import { sha256Hex } from "../bytes/sha256-hex.ts";
 import { Migrations } from "./migrations.ts";
 import type { AppRow, CallRow, FunctionRow, RegionRow, TokenRow, WorkspaceRow } from "./rows.ts";
 
@@ -52,10 +53,6 @@ export class Storage extends Context.Service<Storage, {
 
 export const DEFAULT_ENVIRONMENT = "main";
 
-const sha256Hex = async (text: string): Promise<string> => {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-};
 
 const str = (row: Row, col: string): string => String(row[col]);
 const num = (row: Row, col: string): number => Number(row[col]);

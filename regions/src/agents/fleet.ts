@@ -31,6 +31,17 @@ export interface TrackedContainer {
   evicting?: boolean;
 }
 
+/** The resources the region has placed on one agent. */
+export interface Placed {
+  cpu: number;
+  memoryMiB: number;
+  readonly gpuIndices: Set<number>;
+  containers: number;
+  starting: number;
+}
+
+const NOTHING_PLACED: Placed = { cpu: 0, memoryMiB: 0, gpuIndices: new Set(), containers: 0, starting: 0 };
+
 /** A connected agent and the way to send it commands. */
 export interface ConnectedAgent {
   readonly register: Register;
@@ -153,21 +164,36 @@ export class Fleet {
 
   /** Free capacity per agent, derived from what the region placed on it. */
   slots(): ReadonlyArray<AgentSlot & { readonly totalMemoryMiB: number; readonly allGpus: ReadonlyArray<string> }> {
+    const placed = this.placedByAgent();
     return [...this.agents.values()].map((a) => {
-      const mine = [...this.containers.values()].filter((c) => c.agentId === a.register.agentId);
+      const mine = placed.get(a.register.agentId) ?? NOTHING_PLACED;
       const cap = a.register.capacity;
-      const heldGpus = new Set(mine.flatMap((c) => c.gpuIndices));
       return {
         agentId: a.register.agentId,
         totalCpu: cap.cpu,
         totalMemoryMiB: cap.memoryMib,
         allGpus: cap.gpus,
-        freeCpu: cap.cpu - mine.reduce((s, c) => s + c.cpu, 0),
-        freeMemoryMiB: cap.memoryMib - mine.reduce((s, c) => s + c.memoryMiB, 0),
-        freeGpus: cap.gpus.filter((_, i) => !heldGpus.has(i)),
-        startingContainers: mine.filter((c) => c.state === "starting").length,
+        freeCpu: cap.cpu - mine.cpu,
+        freeMemoryMiB: cap.memoryMib - mine.memoryMiB,
+        freeGpus: cap.gpus.filter((_, i) => !mine.gpuIndices.has(i)),
+        startingContainers: mine.starting,
       };
     });
+  }
+
+  /** What the region has placed on each agent (absent: nothing), in one pass over its containers. */
+  placedByAgent(): Map<string, Placed> {
+    const placed = new Map<string, Placed>();
+    for (const c of this.containers.values()) {
+      let p = placed.get(c.agentId);
+      if (!p) placed.set(c.agentId, (p = { cpu: 0, memoryMiB: 0, gpuIndices: new Set(), containers: 0, starting: 0 }));
+      p.cpu += c.cpu;
+      p.memoryMiB += c.memoryMiB;
+      for (const g of c.gpuIndices) p.gpuIndices.add(g);
+      p.containers++;
+      if (c.state === "starting") p.starting++;
+    }
+    return placed;
   }
 
   /**

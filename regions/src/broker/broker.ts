@@ -1,6 +1,6 @@
 import { newId, type FunctionRow, type ResolvedFunctionOptions } from "@ferry/core";
 import type { AgentBid, CallForBids } from "@ferry/core/node";
-import type { ConnectedAgent, Fleet } from "../agents/fleet.ts";
+import type { ConnectedAgent, Fleet, Placed } from "../agents/fleet.ts";
 import type { Assignment, Bid, Demand, Unplaced } from "./auction-types.ts";
 import { clearAuction } from "./clear-auction.ts";
 import type { Reputation } from "./reputation.ts";
@@ -127,7 +127,8 @@ export class Broker {
       })),
     };
     const answers = await Promise.all(agents.map((a) => this.askForBid(a, call)));
-    const bids = answers.flatMap((answer, i) => (answer ? [this.capByRegionView(agents[i]!, answer)] : []));
+    const placed = this.deps.fleet.placedByAgent();
+    const bids = answers.flatMap((answer, i) => (answer ? [capByRegionView(agents[i]!, answer, placed.get(agents[i]!.register.agentId))] : []));
     const { assignments, unplaced } = clearAuction(demands, bids, { reputation: (id) => this.deps.reputation.of(id) });
 
     const won = new Map<Pending, Assignment[]>(round.map((p) => [p, []]));
@@ -170,39 +171,6 @@ export class Broker {
     });
   }
 
-  /** The agent's bid, never offering more than the region's own ledger says is free there. */
-  private capByRegionView(agent: ConnectedAgent, bid: AgentBid): Bid {
-    const r = agent.register;
-    const slot = this.deps.fleet.slots().find((s) => s.agentId === r.agentId);
-    const heldByRegion = new Set<number>();
-    for (const c of this.deps.fleet.containers.values()) if (c.agentId === r.agentId) for (const g of c.gpuIndices) heldByRegion.add(g);
-    return {
-      agentId: r.agentId,
-      pricePerSecond: bid.pricePerHour / 3600,
-      free: {
-        cpu: Math.min(bid.freeCpu, slot?.freeCpu ?? 0),
-        memoryMiB: Math.min(bid.freeMemoryMib, slot?.freeMemoryMiB ?? 0),
-        gpus: bid.freeGpuIndices
-          .filter((i) => !heldByRegion.has(i) && i < r.capacity.gpus.length)
-          .map((i) => ({ index: i, type: r.capacity.gpus[i] ?? "" })),
-      },
-      total: { cpu: r.capacity.cpu, memoryMiB: r.capacity.memoryMib, gpus: r.capacity.gpus.length },
-      startLatencyMs: bid.baseStartLatencyMs,
-      startLatencyMsByFunction: new Map(Object.entries(bid.startLatencyMsByFunction)),
-      cloud: r.cloud,
-      cloudRegion: r.cloudRegion,
-      zone: r.zone,
-      rdmaFabricId: r.fabric,
-      runningContainers: Math.max(bid.runningContainers, slot ? this.countOn(r.agentId) : 0),
-    };
-  }
-
-  private countOn(agentId: string): number {
-    let n = 0;
-    for (const c of this.deps.fleet.containers.values()) if (c.agentId === agentId) n++;
-    return n;
-  }
-
   private start(p: Pending, a: Assignment, agent: ConnectedAgent, env: Record<string, string>, prepared: ContainerPreparation, api: ContainerApi): string {
     const { fn, options } = p.request;
     const containerId = newId("ct", 12);
@@ -226,3 +194,27 @@ export class Broker {
     return containerId;
   }
 }
+
+/** An agent's bid, never offering more than the region's own ledger says is free there. */
+const capByRegionView = (agent: ConnectedAgent, bid: AgentBid, placed: Placed | undefined): Bid => {
+  const r = agent.register;
+  return {
+    agentId: r.agentId,
+    pricePerSecond: bid.pricePerHour / 3600,
+    free: {
+      cpu: Math.min(bid.freeCpu, r.capacity.cpu - (placed?.cpu ?? 0)),
+      memoryMiB: Math.min(bid.freeMemoryMib, r.capacity.memoryMib - (placed?.memoryMiB ?? 0)),
+      gpus: bid.freeGpuIndices
+        .filter((i) => !placed?.gpuIndices.has(i) && i < r.capacity.gpus.length)
+        .map((i) => ({ index: i, type: r.capacity.gpus[i] ?? "" })),
+    },
+    total: { cpu: r.capacity.cpu, memoryMiB: r.capacity.memoryMib, gpus: r.capacity.gpus.length },
+    startLatencyMs: bid.baseStartLatencyMs,
+    startLatencyMsByFunction: new Map(Object.entries(bid.startLatencyMsByFunction)),
+    cloud: r.cloud,
+    cloudRegion: r.cloudRegion,
+    zone: r.zone,
+    rdmaFabricId: r.fabric,
+    runningContainers: Math.max(bid.runningContainers, placed?.containers ?? 0),
+  };
+};

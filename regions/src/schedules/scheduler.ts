@@ -1,4 +1,3 @@
-import type { Client } from "@libsql/client";
 import { Effect } from "effect";
 import { encodeValue, newId, Subjects, type Bus, type CallEvent, type FunctionRow, type Storage } from "@ferry/core";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
@@ -19,7 +18,6 @@ const PRUNE_EVERY_MS = 3600 * 1000;
 
 export interface SchedulerDeps {
   readonly region: string;
-  readonly client: Client;
   readonly storage: Storage["Service"];
   readonly bus: Bus["Service"];
   readonly autoscaler: Autoscaler;
@@ -35,7 +33,7 @@ export interface SchedulerDeps {
  *
  * @example
  * ```ts
- * const scheduler = new Scheduler({ region: "us-east", client, storage, bus, autoscaler });
+ * const scheduler = new Scheduler({ region: "us-east", storage, bus, autoscaler });
  * scheduler.start();
  * ```
  */
@@ -70,7 +68,7 @@ export class Scheduler {
       if (now - this.refreshedAt >= SCHEDULE_REFRESH_MS) await this.refresh(now);
       if (now - this.prunedAt >= PRUNE_EVERY_MS) {
         this.prunedAt = now;
-        await pruneTickRuns(this.deps.client, now - SCHEDULE_RUN_RETENTION_MS).catch(() => undefined);
+        await pruneTickRuns(this.deps.storage.client, now - SCHEDULE_RUN_RETENTION_MS).catch(() => undefined);
       }
       await Promise.all(this.functions.map((f) => this.runDue(f, now)));
     } catch (e) {
@@ -81,7 +79,7 @@ export class Scheduler {
   }
 
   private async refresh(now: number): Promise<void> {
-    const all = await listScheduledFunctions(this.deps.client);
+    const all = await listScheduledFunctions(this.deps.storage.client);
     this.functions = all.filter((f) => f.regions.length === 0 || f.regions.includes(this.deps.region));
     this.refreshedAt = now;
     const live = new Set(this.functions.map(keyOf));
@@ -98,7 +96,7 @@ export class Scheduler {
     if (fn.appState !== "running" || fn.removed) return void this.handledUntil.set(key, now);
     const claim: TickClaim = { functionId: f.functionId, tickMs, callId: newId("fc"), region: this.deps.region };
     // A failed claim (libSQL away) leaves the tick unhandled, to be tried again on the next look.
-    const won = await claimTick(this.deps.client, claim, now);
+    const won = await claimTick(this.deps.storage.client, claim, now);
     this.handledUntil.set(key, now);
     if (!won) {
       // Another server runs it; look at the queue here too, in case this server has the room.
@@ -110,7 +108,7 @@ export class Scheduler {
       await this.enqueue(fn, claim);
       this.deps.log?.(`scheduled run of ${f.appName}.${f.functionName} for ${new Date(tickMs).toISOString()} (call ${claim.callId})`);
     } catch (e) {
-      await releaseTick(this.deps.client, claim).catch(() => undefined);
+      await releaseTick(this.deps.storage.client, claim).catch(() => undefined);
       this.handledUntil.set(key, since);
       throw e;
     }

@@ -1,9 +1,8 @@
 import { encodeValue } from "@ferry/core/codec";
 import type { FerryClient } from "../client/ferry-client.ts";
-import { FunctionCall, awaitFirstOutput } from "../functions/function-call.ts";
-import { REMOTE_WAIT_MS } from "../functions/function-handle.ts";
+import type { FunctionCall } from "../functions/function-call.ts";
 import { mapOverCall, type MapOptions } from "../functions/map-inputs.ts";
-import { outputError, outputValue } from "../functions/outputs.ts";
+import { callRemote, eachAsArgs, spawnCall } from "../functions/single-call.ts";
 
 /** Where a class instance's calls go, and how it runs in this process. */
 export interface MethodOwner {
@@ -36,22 +35,13 @@ export class FerryMethod<A extends unknown[], R> {
   /** Run in a container of the class and return the result; a remote throw rejects with that error. */
   async remote(...args: A): Promise<R> {
     const encoded = this.encode(args);
-    const { client, functionId } = await this.owner.resolve();
-    const res = await client.createCall(functionId, [encoded], { close: true, waitMs: REMOTE_WAIT_MS });
-    const out = res.outputs?.[0];
-    if (out) {
-      if (out.ok) return outputValue(out) as R;
-      throw outputError(out, res.callId);
-    }
-    return (await awaitFirstOutput(client, res.callId, undefined)) as R;
+    return callRemote<R>(await this.owner.resolve(), encoded);
   }
 
   /** Start the call and return at once; `await call.get()` from here or any other process. */
   async spawn(...args: A): Promise<FunctionCall<R>> {
     const encoded = this.encode(args);
-    const { client, functionId } = await this.owner.resolve();
-    const res = await client.createCall(functionId, [encoded], { close: true });
-    return new FunctionCall<R>(res.callId, client);
+    return spawnCall<R>(await this.owner.resolve(), encoded);
   }
 
   /** Run over each input (the method's first argument) in parallel containers. */
@@ -92,9 +82,6 @@ export class FerryMethod<A extends unknown[], R> {
   }
 }
 
-async function* eachAsArgs<T>(inputs: Iterable<T> | AsyncIterable<T>): AsyncGenerator<[T]> {
-  for await (const x of inputs as AsyncIterable<T>) yield [x];
-}
 
 async function* withMethod(method: string, argLists: Iterable<unknown[]> | AsyncIterable<unknown[]>): AsyncGenerator<unknown[]> {
   for await (const args of argLists as AsyncIterable<unknown[]>) yield [method, ...args];

@@ -1,5 +1,5 @@
 import { FerryClient, type DeployResponse } from "../client/ferry-client.ts";
-import { bundleApp } from "../bundling/bundle-app.ts";
+import { bundleApp, type AppBundle } from "../bundling/bundle-app.ts";
 import { discoverApp, type DiscoveredApp } from "../bundling/discover-app.ts";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +11,8 @@ import { defaultImageCacheDir } from "./image-commands.ts";
 
 export interface DeployedFile {
   readonly discovered: DiscoveredApp;
+  /** The bundle deployed (its inputs and hash); `dispose` removes it. */
+  readonly bundle: AppBundle;
   readonly response: DeployResponse;
   /** The custom images built and uploaded for this deploy (none when no function has one). */
   readonly images: ReadonlyArray<PublishedImage>;
@@ -23,12 +25,21 @@ const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffs
  * Bundle `file`, find its app and functions, deploy them (`ephemeral` for `ferry run`), and bind
  * the module's function handles to the deployed ids so `.remote()` in the same process reaches them.
  */
-export const deployFile = async (client: FerryClient, file: string, opts: { mode: "deployed" | "ephemeral"; environment?: string; onProgress?: (line: string) => void }): Promise<DeployedFile> => {
+export interface DeployFileOptions {
+  readonly mode: "deployed" | "ephemeral";
+  readonly environment?: string;
+  readonly onProgress?: (line: string) => void;
+  /** Runs once the app is known, before anything is built or uploaded; throw to refuse the deploy. */
+  readonly check?: (discovered: DiscoveredApp) => Promise<void>;
+}
+
+export const deployFile = async (client: FerryClient, file: string, opts: DeployFileOptions): Promise<DeployedFile> => {
   opts.onProgress?.(`bundling ${file}`);
   const bundle = await bundleApp(file);
   try {
     const mod = (await import(bundle.localModuleUrl)) as Record<string, unknown>;
     const discovered = discoverApp(mod, file);
+    await opts.check?.(discovered);
     const images = await publishAppImages(client, discovered, bundle.code, opts.onProgress);
     opts.onProgress?.(`deploying app ${discovered.app.name} (${discovered.functions.length} function${discovered.functions.length === 1 ? "" : "s"}, ${(bundle.code.byteLength / 1024).toFixed(0)} KiB)`);
     const response = await client.deploy({
@@ -42,7 +53,7 @@ export const deployFile = async (client: FerryClient, file: string, opts: { mode
       const id = response.functions.find((r) => r.name === f.name)?.id;
       if (id) f.handle.bindTo(client, id);
     }
-    return { discovered, response, images: images.images, dispose: bundle.dispose };
+    return { discovered, bundle, response, images: images.images, dispose: bundle.dispose };
   } catch (e) {
     await bundle.dispose();
     throw e;

@@ -1,9 +1,9 @@
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
-import { FerryClient, type DeployResponse } from "../client/ferry-client.ts";
+import type { FerryClient, DeployResponse } from "../client/ferry-client.ts";
 import { setClientConfig } from "../config/client-config.ts";
-import { bundleApp, type AppBundle } from "../bundling/bundle-app.ts";
-import { discoverApp } from "../bundling/discover-app.ts";
+import type { AppBundle } from "../bundling/bundle-app.ts";
+import { deployFile } from "./deploy-file.ts";
 import { watchInputs, type InputWatcher } from "../bundling/watch-inputs.ts";
 import { connectOrStartPlatform } from "./platform-session.ts";
 import { info, reportError } from "./cli-output.ts";
@@ -11,26 +11,16 @@ import { info, reportError } from "./cli-output.ts";
 /** One deploy of the served app: its bundle (kept until the next one replaces it) and the answer. */
 interface Served {
   readonly bundle: AppBundle;
-  readonly response: DeployResponse & { readonly restarted?: ReadonlyArray<string> };
+  readonly response: DeployResponse;
 }
 
-const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-
-/** Bundle `file`, find its app, and deploy it as `deployed` in `environment`. */
+/** Deploy `file` as `deployed` in `environment` (images built and uploaded, as `ferry deploy` does). */
 const deployOnce = async (client: FerryClient, file: string, environment: string | undefined, refuseRunning: boolean): Promise<Served> => {
-  const bundle = await bundleApp(file);
-  try {
-    const discovered = discoverApp((await import(bundle.localModuleUrl)) as Record<string, unknown>, file);
-    if (refuseRunning) await refuseIfDeployed(client, discovered.app.name, environment);
-    const response = await client.deploy({
-      name: discovered.app.name, mode: "deployed", environment, bundle: toBase64(bundle.code),
-      functions: discovered.functions.map((f) => ({ name: f.name, options: f.options })),
-    });
-    return { bundle, response };
-  } catch (e) {
-    await bundle.dispose();
-    throw e;
-  }
+  const d = await deployFile(client, file, {
+    mode: "deployed", environment,
+    check: refuseRunning ? (discovered) => refuseIfDeployed(client, discovered.app.name, environment) : undefined,
+  });
+  return { bundle: d.bundle, response: d.response };
 };
 
 /** `ferry serve` stops the app it serves when it ends: it must not take over an app deployed for good. */

@@ -17,6 +17,8 @@ export interface CreateCallResponse {
 export interface DeployResponse {
   readonly app: { readonly id: string; readonly name: string; readonly environment: string; readonly mode: string };
   readonly functions: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  /** Functions whose running containers this deploy replaced (their bundle or options changed). */
+  readonly restarted?: ReadonlyArray<string>;
 }
 
 /** An end-of-stream line of `/v1/calls/:id/outputs`. */

@@ -1,14 +1,13 @@
 import { encodeValue } from "@ferry/core/codec";
 import { FerryClient } from "../client/ferry-client.ts";
-import { FunctionCall, awaitFirstOutput } from "./function-call.ts";
+import type { FunctionCall } from "./function-call.ts";
 import { mapOverCall, type MapOptions } from "./map-inputs.ts";
-import { outputError, outputValue } from "./outputs.ts";
+import { callRemote, eachAsArgs, spawnCall } from "./single-call.ts";
 import type { FunctionOptions } from "./function-options.ts";
 
 /** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
 export const FUNCTION_BRAND = Symbol.for("ferry.function");
-/** How long `.remote` waits in its first request before polling. */
-export const REMOTE_WAIT_MS = 50_000;
+export { REMOTE_WAIT_MS } from "./single-call.ts";
 
 type Fn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
 type BatchFn<X, Y> = (inputs: X[]) => Y[] | Promise<Y[]>;
@@ -102,29 +101,20 @@ export class FerryFunction<A extends unknown[], R> {
   /** Run in a container and return its result; a remote throw rejects with that error. */
   async remote(...args: A): Promise<R> {
     const encoded = encodeValue(args, "args");
-    const { client, functionId } = await this.bind();
-    const res = await client.createCall(functionId, [encoded], { close: true, waitMs: REMOTE_WAIT_MS });
-    const out = res.outputs?.[0];
-    if (out) {
-      if (out.ok) return outputValue(out) as R;
-      throw outputError(out, res.callId);
-    }
-    return (await awaitFirstOutput(client, res.callId, undefined)) as R;
+    return callRemote<R>(await this.bind(), encoded);
   }
 
   /** Start the call and return at once; `await call.get()` from here or any other process. */
   async spawn(...args: A): Promise<FunctionCall<R>> {
     const encoded = encodeValue(args, "args");
-    const { client, functionId } = await this.bind();
-    const res = await client.createCall(functionId, [encoded], { close: true });
-    return new FunctionCall<R>(res.callId, client);
+    return spawnCall<R>(await this.bind(), encoded);
   }
 
   /** Run over each input (the function's first argument) in parallel containers. */
   map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options: MapOptions & { returnExceptions: true }): AsyncIterable<R | Error>;
   map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options?: MapOptions): AsyncIterable<R>;
   map(inputs: Iterable<A[0]> | AsyncIterable<A[0]>, options: MapOptions = {}): AsyncIterable<R | Error> {
-    return this.starmap(wrapEach(inputs) as unknown as AsyncIterable<A>, options);
+    return this.starmap(eachAsArgs(inputs) as unknown as AsyncIterable<A>, options);
   }
 
   /** Like `map`, each input being the whole argument list. */
@@ -164,6 +154,4 @@ export class FerryFunction<A extends unknown[], R> {
   }
 }
 
-async function* wrapEach<T>(inputs: Iterable<T> | AsyncIterable<T>): AsyncGenerator<[T]> {
-  for await (const x of inputs as AsyncIterable<T>) yield [x] as [T];
-}
+
