@@ -1,6 +1,7 @@
 // `npm run bench -- NAME [args]`: run one benchmark; its result is the last line of stdout (JSON).
 const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string>): Promise<void> }>> = {
   coldstart: () => import("./coldstart.ts"),
+  edge: () => import("./edge.ts"),
   latency: () => import("./latency.ts"),
   map: () => import("./map.ts"),
   placement: () => import("./placement.ts"),

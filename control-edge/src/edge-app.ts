@@ -6,6 +6,7 @@ import type { EdgeDeps, EdgeEnv } from "./edge-env.ts";
 import { errorResponse } from "./http/api-error.ts";
 import { openApiDocument } from "./http/openapi.ts";
 import { RegionClient } from "./regions/region-client.ts";
+import { regionRoutes } from "./routes/region-routes.ts";
 import { appRoutes } from "./routes/app-routes.ts";
 import { callRoutes } from "./routes/call-routes.ts";
 import { containerRoutes } from "./routes/container-routes.ts";
@@ -17,6 +18,9 @@ import { tokenRoutes } from "./routes/token-routes.ts";
 import { usageRoutes } from "./routes/usage-routes.ts";
 import { volumeRoutes } from "./routes/volume-routes.ts";
 import { imageRoutes } from "./routes/image-routes.ts";
+import { endpointRoutes } from "./routes/endpoint-routes.ts";
+import { endpointTokenRoutes } from "./routes/endpoint-tokens.ts";
+import { endpointListRoutes } from "./routes/endpoint-list.ts";
 
 const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes: number) => bodyLimit({
   maxSize: maxBytes,
@@ -34,7 +38,7 @@ const tooLarge = (limit: "maxRequestBodyBytes" | "maxDeployBodyBytes", maxBytes:
  * ```
  */
 export const makeEdgeApp = (deps: EdgeDeps) => {
-  const regions = new RegionClient(deps.storage, deps.internalToken, deps.fetch);
+  const regions = new RegionClient(deps.storage, deps.internalToken, deps.fetch, deps.stateSeq);
   const app = new Hono<EdgeEnv>();
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument));
@@ -48,12 +52,17 @@ export const makeEdgeApp = (deps: EdgeDeps) => {
   app.route("/v1/volumes", volumeRoutes(regions));
   app.route("/v1/images", imageRoutes(regions));
   app.route("/v1/apps", appRoutes(deps, regions));
+  app.route("/v1/regions", regionRoutes(regions));
   app.route("/v1/classes", classRoutes(deps));
   app.route("/v1", callRoutes(deps, regions));
   app.route("/v1/sandboxes", sandboxRoutes(deps, regions));
   app.route("/v1/containers", containerRoutes(deps, regions));
   app.route("/v1", storeRoutes(regions));
   app.route("/v1", usageRoutes(deps, regions));
+  app.route("/v1/endpoint-tokens", endpointTokenRoutes(deps));
+  app.route("/v1/endpoints", endpointListRoutes(deps));
+  // Web endpoints, `/<workspace>/<app>/<function>/…`: outside /v1 and its auth and body limit (they check their own).
+  app.route("/", endpointRoutes(deps, regions));
   app.notFound((c) => c.json({ error: { type: "NotFoundError", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((err, c) => c.json({ error: { type: "InternalError", message: err.message } }, 500));
   return app;

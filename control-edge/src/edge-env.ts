@@ -7,6 +7,8 @@ export interface EdgeDeps {
   readonly internalToken: string;
   /** `fetch` used to reach regions (the global one by default). */
   readonly fetch?: typeof fetch;
+  /** The replicated state's sequence this edge has seen; regions answer once they applied as much. */
+  readonly stateSeq?: () => number;
 }
 
 /** Hono variables set by the auth middleware. */

@@ -33,4 +33,19 @@ describe("planRedeploy", () => {
     expect(planRedeploy(previous, [{ name: "Other", options: {} }], "b1")).toEqual({ carried: [], restart: ["fn-m", "fn-v"] });
     expect(planRedeploy(previous, [{ name: "Model", options: {} }], "b1")).toEqual({ carried: [], restart: ["fn-m", "fn-v"] });
   });
+
+  it("with code fingerprints on both sides, a new bundle restarts only the functions whose fingerprint changed", () => {
+    const fp = (c: string) => c.repeat(64);
+    const previous = [row("fn-1", "square", { codeFingerprint: fp("a") }), row("fn-2", "cube", { codeFingerprint: fp("b") })];
+    const plan = planRedeploy(previous, [{ name: "square", options: { codeFingerprint: fp("a") } }, { name: "cube", options: { codeFingerprint: fp("c") } }], "b2");
+    expect(plan.restart).toEqual(["fn-2"]);
+    // Options still count with fingerprints.
+    expect(planRedeploy(previous, [{ name: "square", options: { codeFingerprint: fp("a"), timeout: 9 } }, { name: "cube", options: { codeFingerprint: fp("b") } }], "b2").restart).toEqual(["fn-1"]);
+  });
+
+  it("falls back to the bundle when either side has no fingerprint (a deploy by an older CLI)", () => {
+    const previous = [row("fn-1", "square", {}), row("fn-2", "cube", { codeFingerprint: "a".repeat(64) })];
+    const next = [{ name: "square", options: { codeFingerprint: "a".repeat(64) } }, { name: "cube", options: {} }];
+    expect(planRedeploy(previous, next, "b2").restart).toEqual(["fn-1", "fn-2"]);
+  });
 });

@@ -79,7 +79,7 @@ describe("SandboxStore", () => {
     await run(store.putSnapshotBlob("h1", bytes));
     await run(store.putSnapshotBlob("h1", bytes));
     expect(new TextDecoder().decode(await run(store.getSnapshotBlob("h1")))).toBe("tar bytes");
-    const snap = await run(store.createSnapshot({ workspaceId: "ws-1", sandboxId: "sb-a", hash: "h1", sizeBytes: bytes.byteLength }));
+    const snap = await run(store.createSnapshot({ workspaceId: "ws-1", sandboxId: "sb-a", hash: "h1", sizeBytes: bytes.byteLength, imageId: "ab".repeat(32) }));
     expect(snap.id).toMatch(/^sn-/);
     expect(await run(store.getSnapshot(snap.id))).toEqual(snap);
     expect(await fail(store.getSnapshotBlob("h-missing"))).toMatchObject({ _tag: "NotFoundError" });

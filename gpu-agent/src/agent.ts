@@ -6,7 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { newId, publishQuietly, Subjects, type LogLine, type ResolvedFunctionOptions } from "@ferry/core";
 import { connectNats, type ContainerReport, type RegionCommand, type StartContainer } from "@ferry/core/node";
 import { BundleCache } from "./bundles/bundle-cache.ts";
-import { Container, type SandboxProcess } from "./containers/container.ts";
+import { Container, SHUTDOWN_GRACE_MS, type SandboxProcess } from "./containers/container.ts";
 import { RegionLink } from "./region-link/region-link.ts";
 import { SandboxHost } from "./sandboxes/sandbox-host.ts";
 import { buildRunner } from "./runner/build-runner.ts";
@@ -17,6 +17,7 @@ import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts"
 import { ContainerVolumes } from "./volumes/container-volumes.ts";
 import { ContentCache } from "./volumes/content-cache.ts";
 import { ContainerImages } from "./images/container-images.ts";
+import { baseEntriesFor, imageBaseEnv } from "./images/container-root.ts";
 import { sweepStaleLazyMounts } from "./images/fuse/lazy-mount.ts";
 import type { BlockCacheStats } from "./images/block-cache.ts";
 
@@ -139,17 +140,20 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     });
     const granted = cmd.gpuIndices.map((i) => gpus.devices[i]);
     const visible = cmd.gpuIndices.join(",");
-    // A custom image: mounted lazily, its top-level paths bound over the base (never over the platform's own).
+    // A custom image: mounted lazily, its top-level paths bound over the base (never over the platform's own);
+    // a full-root image (Debian, OCI) keeps only the platform's part of the base (see container-root.ts).
+    const imageRoot = options.image?.root ?? "overlay";
+    const base = options.image === undefined ? image : baseEntriesFor(image, imageRoot);
     const custom = options.image === undefined ? undefined : await customImages.mount({
       containerId: cmd.containerId, imageId: options.image.id, regionUrl: cmd.bundleUrl, workdir: options.image.workdir, fallbackCwd: APP_DIR_IN_SANDBOX,
-      reserved: [...image.map((e) => e.sandboxPath), RUNNER_DIR_IN_SANDBOX, APP_DIR_IN_SANDBOX, SANDBOX_NODE_DIR, ...Object.keys(options.volumes ?? {})],
+      reserved: [...base.map((e) => e.sandboxPath), RUNNER_DIR_IN_SANDBOX, APP_DIR_IN_SANDBOX, SANDBOX_NODE_DIR, ...Object.keys(options.volumes ?? {})],
     }).catch(async (e: unknown) => {
       await volumes?.dispose();
       throw e;
     });
     const sandbox = releasingOnThrow(custom, () => startSandbox({
       id: cmd.containerId,
-      rootfs: custom ? [...image, ...custom.rootfs] : image,
+      rootfs: custom ? [...base, ...custom.rootfs] : image,
       readOnlyBinds: [
         { hostPath: dirname(runnerPath), sandboxPath: RUNNER_DIR_IN_SANDBOX },
         { hostPath: dirname(bundlePath), sandboxPath: APP_DIR_IN_SANDBOX },
@@ -165,6 +169,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
         FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
         ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
         NODE_ENV: "production",
+        ...(options.image ? imageBaseEnv(imageRoot, options.image.npmDirs ?? []) : {}),
         // The image's `env` steps, then the function's secrets (which win).
         ...options.image?.env,
         ...cmd.env,
@@ -275,7 +280,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       clearInterval(heartbeat);
       clearInterval(pruneCancelled);
       cancelSub.unsubscribe();
-      for (const c of containers.values()) c.kill();
+      // Classes' `exit` hooks run first (within their limit), the API bridge still up for them.
+      await Promise.all([...containers.values()].map((c) => c.kill(SHUTDOWN_GRACE_MS)));
       sandboxes.killAll();
       await customImages.close();
       link?.close();

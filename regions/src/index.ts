@@ -8,3 +8,5 @@ export * from "./broker/providers/index.ts";
 export * from "./broker/provisioner.ts";
 export * from "./broker/gpu-market.ts";
 export * from "./catalog/load-gpu-catalog.ts";
+export * from "./replication/open-state-client.ts";
+export * from "./replication/state-replica.ts";

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus, SandboxStore, Storage, UsageStore } from "@ferry/core";
-import { connectNats, listenHttp, openLibsql } from "@ferry/core/node";
+import { connectNats, listenHttp } from "@ferry/core/node";
 import { Effect, Layer } from "effect";
 import { startAgentControlServer } from "./agents/agent-control-server.ts";
 import { Fleet } from "./agents/fleet.ts";
@@ -21,6 +21,9 @@ import { ContainerApiAccess } from "./broker/container-api-access.ts";
 import { startStores } from "./stores/index.ts";
 import { Scheduler } from "./schedules/scheduler.ts";
 import { blockUploadRoutes } from "./images/block-upload-routes.ts";
+import { openStateClient, STATE_SEQ_HEADER, STATE_SEQ_WAIT_MS } from "./replication/open-state-client.ts";
+import { sqlHttpRoutes } from "./sql-http/sql-http-routes.ts";
+import { endpointRoutes } from "./endpoints/endpoint-routes.ts";
 // The default block store, by path: @ferry/image-builder is not a dependency of regions.
 import { LocalDirBlockStore } from "../../image-builder/src/store/local-dir-block-store.ts";
 
@@ -48,6 +51,8 @@ export interface RegionServerOptions {
   readonly log?: (line: string) => void;
   /** The region's data directory (image blocks under `blocks/`); default a fresh temporary directory. */
   readonly dataDir?: string;
+  /** Keep `databaseUrl` as this region's replica of the replicated platform state (multi-region). */
+  readonly replication?: { readonly natsUrls: string; readonly replicas?: number };
 }
 
 export interface RunningRegion {
@@ -71,7 +76,11 @@ export interface RunningRegion {
  */
 export const startRegionServer = async (opts: RegionServerOptions): Promise<RunningRegion> => {
   const nc = await connectNats(opts.natsUrl, `ferry-region-${opts.region}`);
-  const client = await openLibsql(opts.databaseUrl);
+  const state = await openStateClient({
+    databaseUrl: opts.databaseUrl, log: opts.log,
+    replication: opts.replication ? { ...opts.replication, origin: opts.region } : undefined,
+  });
+  const client = state.client;
   // Servers own their lifetimes, so the services are built once here rather than per request.
   const { storage, bus } = await Effect.runPromise(Effect.gen(function*() {
     return { storage: yield* Storage, bus: yield* Bus };
@@ -100,7 +109,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   const provisioner = new Provisioner({ providers: opts.providers ?? [], fleet, idleWindowMs: opts.nodeIdleWindowMs, log: opts.log });
   const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, broker, provisioner });
   const sandboxStore = SandboxStore.fromStorage(storage);
-  const sandboxes = new SandboxService({ region: opts.region, fleet, broker, store: sandboxStore, nc, regionUrl: () => httpUrl });
+  const sandboxes = new SandboxService({ region: opts.region, fleet, broker, store: sandboxStore, nc, regionUrl: () => httpUrl, blocks: () => blocks });
   // A redeploy that changed a function's code or options: its containers stop (finishing what they
   // hold, then running a class's exit) and leave the autoscaler's count, so new ones start at once.
   const restartFunction = (functionId: string, reason: string) => {
@@ -112,12 +121,23 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   const stores = startStores(bus);
   const ownDataDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), "ferry-region-")) : undefined;
   const blocks = new LocalDirBlockStore(join(opts.dataDir ?? ownDataDir!, "blocks"));
-  const api = makeRegionApi({ region: opts.region, internalToken: opts.internalToken, storage, bus, autoscaler,
+  const api = makeRegionApi({ region: opts.region, stateSeq: state.replica ? () => state.replica!.appliedSeq : undefined, internalToken: opts.internalToken, storage, bus, autoscaler,
     market: () => gpuMarket(fleet, opts.providers ?? [], reputation), sandboxRoutes: internalSandboxRoutes({ sandboxes, fleet, store: sandboxStore, bus }),
     terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores, blocks: { store: blocks } });
   // Deploys upload image blocks and indexes here (behind the internal token, like every /internal route).
   api.route("/internal", blockUploadRoutes({ store: blocks }));
-  const http = await listenHttp(api.fetch, opts.host, opts.httpPort);
+  // Web endpoint requests the edge forwards (behind the internal token too).
+  api.route("/internal", endpointRoutes({ storage, bus, autoscaler }));
+  // The platform state over libSQL's remote protocol (`/v2/pipeline`), for edges on Workers, Bun and Deno.
+  api.route("/", sqlHttpRoutes({ executor: client, authToken: opts.internalToken }));
+  // An edge names the state it has seen: answer once this replica applied as much (read-your-writes).
+  const replica = state.replica;
+  const serve = replica === undefined ? api.fetch : async (req: Request) => {
+    const seq = Number(req.headers.get(STATE_SEQ_HEADER) ?? 0);
+    if (seq > replica.appliedSeq) await replica.waitForSeq(seq, STATE_SEQ_WAIT_MS);
+    return api.fetch(req);
+  };
+  const http = await listenHttp(serve, opts.host, opts.httpPort);
   httpUrl = http.url;
   await sandboxes.closeLost();
   autoscaler.start();
@@ -149,7 +169,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
       await grpcServer.close();
       await http.close();
       await nc.drain().catch(() => undefined);
-      client.close();
+      await state.close();
       if (ownDataDir !== undefined) await rm(ownDataDir, { recursive: true, force: true }).catch(() => undefined);
     },
   };

@@ -1,6 +1,7 @@
 import { FerryFunction, type BatchedFunctionOptions } from "./functions/function-handle.ts";
 import type { FunctionOptions } from "./functions/function-options.ts";
 import { FerryCls, type ClassOptions, type ClsHandle, type UserClass } from "./classes/cls.ts";
+import { makeEndpoint, makeWebApp, type EndpointFunction, type EndpointHandler, type EndpointOptions, type FetchApp, type WebAppOptions } from "./endpoints/index.ts";
 
 /** Brand shared across copies of the SDK (the CLI's and a bundled app's). */
 export const APP_BRAND = Symbol.for("ferry.app");
@@ -49,6 +50,41 @@ export class App {
     const handle = "batch" in options && options.batch
       ? FerryFunction.batched(this.name, options, fn as (inputs: unknown[]) => unknown[])
       : new FerryFunction(this.name, options, fn);
+    this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
+    return handle;
+  }
+
+  /**
+   * Serve `handler` over HTTP through the edge at `/<workspace>/<app>/<function><path>`: one
+   * `method` (default GET; others get 405) at one `path` (default "/"). It runs in containers like
+   * any function (every function option applies but batch, schedule, cluster and retries), scaled
+   * from zero. `auth: "token"` requires a workspace or endpoint token; the default is public.
+   *
+   * @example
+   * ```ts
+   * export const hello = app.endpoint({ method: "GET", path: "/hello" }, (req) =>
+   *   Response.json({ hello: new URL(req.url).searchParams.get("name") ?? "world" }));
+   * ```
+   */
+  endpoint(options: EndpointOptions, handler: EndpointHandler): EndpointFunction {
+    const handle = makeEndpoint(this.name, options, handler);
+    this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
+    return handle;
+  }
+
+  /**
+   * Serve a whole fetch-style app (a Hono app, say) through the edge: every method and path under
+   * `/<workspace>/<app>/<function>/` goes to its `fetch`, with that prefix taken off the URL.
+   * `factory` runs once per container, on its first request.
+   *
+   * @example
+   * ```ts
+   * export const api = app.webApp({ auth: "token" }, () =>
+   *   new Hono().get("/users/:id", (c) => c.json({ id: c.req.param("id") })));
+   * ```
+   */
+  webApp(options: WebAppOptions, factory: () => FetchApp | Promise<FetchApp>): EndpointFunction {
+    const handle = makeWebApp(this.name, options, factory);
     this.registered.push(handle as unknown as FerryFunction<never[], unknown>);
     return handle;
   }

@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { App, Sandbox, type ContainerProcess } from "ferry";
+import { join } from "node:path";
+import { App, Image, Sandbox, type ContainerProcess } from "ferry";
+import { deployFile } from "../../sdk/src/cli/deploy-file.ts";
 import { parseSimulatedGpus } from "@ferry/gpu-agent";
 import { createCgroup } from "../../gpu-agent/src/sandbox/index.ts";
 import { otherWorkspaceClient } from "../fixtures/other-workspace.ts";
-import { startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
+import { REPO_ROOT, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
+
+const SNAPSHOT_APP = join(REPO_ROOT, "test/fixtures/apps/snapshot-app.ts");
+type SnapshotApp = typeof import("../fixtures/apps/snapshot-app.ts");
 
 let t: TestPlatform;
 const app = new App("sandboxes-e2e");
@@ -167,15 +172,53 @@ describe("snapshots", () => {
     const sb = await sandbox();
     expect(await (await sb.exec(["bash", "-c", "mkdir -p /workspace/data && echo kept > /workspace/data/notes.txt && echo scratch > /tmp/t.txt"])).wait()).toBe(0);
     const snap = await sb.snapshotFilesystem();
-    expect(snap).toMatchObject({ id: expect.stringMatching(/^sn-/), kind: "snapshot", sandboxId: sb.id, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(snap.sizeBytes).toBeGreaterThan(0);
+    expect(snap).toBeInstanceOf(Image);
+    expect(snap.base).toEqual({ kind: "snapshot", id: expect.stringMatching(/^sn-/) });
+    const info = await t.client.request<{ sandboxId: string; hash: string; sizeBytes: number; imageId: string }>("GET", `/v1/sandboxes/snapshots/${snap.snapshotId}`);
+    expect(info).toMatchObject({ sandboxId: sb.id, hash: expect.stringMatching(/^[0-9a-f]{64}$/), imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(info.sizeBytes).toBeGreaterThan(0);
     // Later changes are not in the snapshot.
     await (await sb.exec(["bash", "-c", "echo changed > /workspace/data/notes.txt"])).wait();
     const restored = await sandbox({ image: snap });
     expect(await outcome(await restored.exec(["bash", "-c", "cat /workspace/data/notes.txt /tmp/t.txt"]))).toEqual({ stdout: "kept\nscratch\n", stderr: "", code: 0 });
     // By id too, from any process.
-    const byId = await sandbox({ image: snap.id });
+    const byId = await sandbox({ image: snap.snapshotId });
     expect((await outcome(await byId.exec(["cat", "/workspace/data/notes.txt"]))).stdout).toBe("kept\n");
+  });
+});
+
+describe("snapshots are images", () => {
+  it("a function deployed with image: snapshot reads the sandbox's /workspace (its working directory), and so does a new sandbox", async () => {
+    const sb = await sandbox();
+    expect(await (await sb.exec(["bash", "-c", "echo from-sandbox > /workspace/x"])).wait()).toBe(0);
+    const snap = await sb.snapshotFilesystem();
+    process.env.FERRY_TEST_SNAPSHOT = snap.snapshotId;
+    const d = await t.deploy(SNAPSHOT_APP);
+    const readX = d.discovered.functions.find((f) => f.name === "readX")!.handle as unknown as SnapshotApp["readX"];
+    expect(await readX.remote()).toEqual({ x: "from-sandbox\n", relative: "from-sandbox\n", cwd: "/workspace" });
+    const again = await sandbox({ image: snap });
+    expect((await outcome(await again.exec(["cat", "/workspace/x"]))).stdout).toBe("from-sandbox\n");
+    // Room for the sandboxes of later tests.
+    await Promise.all([sb.terminate(), again.terminate()]);
+    // Build steps on top of a snapshot type-check, and deploy refuses them by name; a sandbox refuses them at once.
+    await expect(Sandbox.create({ app, image: snap.runCommands("true") })).rejects.toThrow("no steps added");
+    process.env.FERRY_TEST_SNAPSHOT_STEP = "true";
+    try {
+      await expect(deployFile(t.client, SNAPSHOT_APP, { mode: "ephemeral" })).rejects.toThrow(`functions readX: build steps on top of a snapshot (${snap.snapshotId}) are not supported yet`);
+    } finally {
+      delete process.env.FERRY_TEST_SNAPSHOT_STEP;
+    }
+  });
+
+  it("another workspace's snapshot is not found, for a deploy and for a sandbox", async () => {
+    const sb = await sandbox();
+    const snap = await sb.snapshotFilesystem();
+    const other = await otherWorkspaceClient(t, "sandboxes-snapshot-other");
+    process.env.FERRY_TEST_SNAPSHOT = snap.snapshotId;
+    await expect(deployFile(other, SNAPSHOT_APP, { mode: "ephemeral" })).rejects.toMatchObject({ status: 404, message: `image ${snap.snapshotId} not found` });
+    await expect(Sandbox.create({ app: "snapshot-other", image: snap }, other)).rejects.toMatchObject({ status: 404, message: `image ${snap.snapshotId} not found` });
+    await expect(other.request("GET", `/v1/sandboxes/snapshots/${snap.snapshotId}`)).rejects.toMatchObject({ status: 404 });
+    await sb.terminate();
   });
 });
 

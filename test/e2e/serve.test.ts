@@ -40,7 +40,7 @@ describe("ferry serve", () => {
   const hello = async () => (await Function.lookup<[], { greeting: string; container: string }>("serve-e2e", "hello")).remote();
 
   it("deploys the app and says what it watches", async () => {
-    expect(lines()[0]).toMatch(/^serving app serve-e2e \(ap-[0-9a-z]+\) in environment main: hello$/);
+    expect(lines()[0]).toMatch(/^serving app serve-e2e \(ap-[0-9a-z]+\) in environment main: hello, other$/);
     expect(lines()[1]).toBe("watching 2 files; Ctrl-C stops the app");
     expect(await hello()).toMatchObject({ greeting: "v1" });
   });
@@ -49,7 +49,7 @@ describe("ferry serve", () => {
     const before = await hello();
     await writeFile(join(dir, "serve-greeting.ts"), 'export const greeting = "v2";\n');
     await waitFor("the redeploy", () => (redeploys().length >= 1 ? true : undefined));
-    expect(redeploys()[0]).toMatch(/^redeployed app serve-e2e: bundle [0-9a-f]{12}; restarted hello$/);
+    expect(redeploys()[0]).toMatch(/^redeployed app serve-e2e: bundle [0-9a-f]{12}; restarted hello, other$/);
     const after = await hello();
     expect(after.greeting).toBe("v2");
     expect(after.container).not.toBe(before.container);
@@ -64,6 +64,22 @@ describe("ferry serve", () => {
     expect(redeploys().at(-1)).toMatch(/^redeployed app serve-e2e: no change \(bundle [0-9a-f]{12}\); containers kept$/);
     const after = await hello();
     expect(after).toEqual(before);
+  });
+
+  it("editing one function's body restarts only it: the other keeps its container, the edited one answers with the new code", async () => {
+    const other = async () => (await Function.lookup<[], { version: string; container: string }>("serve-e2e", "other")).remote();
+    const [helloBefore, otherBefore] = [await hello(), await other()];
+    expect(otherBefore.version).toBe("o1");
+    const count = redeploys().length;
+    const file = join(dir, "serve-app.ts");
+    await writeFile(file, (await readFile(file, "utf8")).replace('version: "o1"', 'version: "o2"'));
+    await waitFor("the redeploy of other", () => (redeploys().length > count ? true : undefined));
+    expect(redeploys().at(-1)).toMatch(/^redeployed app serve-e2e: bundle [0-9a-f]{12}; restarted other$/);
+    const otherAfter = await other();
+    expect(otherAfter.version).toBe("o2");
+    expect(otherAfter.container).not.toBe(otherBefore.container);
+    // Kept: the same container, still answering from the code it loaded.
+    expect(await hello()).toEqual(helloBefore);
   });
 
   it("a save that does not bundle keeps the last deploy serving", async () => {

@@ -11,6 +11,26 @@ const errors = {
 const op = (summary: string, ok = "200", extra: Record<string, unknown> = {}) => ({ summary, responses: { [ok]: json(summary), ...errors, ...extra } });
 const conflict = { "409": json("conflicts with the object's state") };
 const unavailable = { "503": json("no region can serve it now") };
+const endpointOp = (method: string) => ({
+  summary: `A web endpoint or web app (${method}): the handler's own status, headers and streamed body`,
+  description: "Served outside /v1: the rest of the path and the query go to the handler. auth \"none\" endpoints are public; auth \"token\" ones take a workspace token or an endpoint token as Bearer.",
+  security: [{}, { bearer: [] }],
+  parameters: ["workspace", "app", "function", "path"].map((name) => ({ name, in: "path", required: name !== "path", schema: { type: "string" } })),
+  responses: {
+    "200": { description: "the handler's response (any status, any content type, possibly streamed)" },
+    "401": json("auth \"token\" endpoint without a valid workspace or endpoint token"),
+    "404": json("no such workspace, app or function, the function is not an endpoint, or no endpoint at this path"),
+    "405": json("the endpoint answers another method (Allow names it)"),
+    "413": json("request body over maxEndpointBodyBytes"),
+    "500": json("the handler threw (error name and message) or returned no Response"),
+    "503": json("no region can serve it now"),
+    "504": json("no response head within the function's timeout"),
+  },
+});
+/** The public web endpoint route (not under /v1). */
+const endpointOpenApiPaths = {
+  "/{workspace}/{app}/{function}/{path}": Object.fromEntries(["get", "post", "put", "patch", "delete", "head", "options"].map((m) => [m, endpointOp(m.toUpperCase())])),
+};
 
 /** The `/v1` API as OpenAPI 3.1, served at `/v1/openapi.json`. */
 export const openApiDocument = {
@@ -37,6 +57,7 @@ export const openApiDocument = {
     "/v1/calls/{id}/outputs": { get: { summary: "NDJSON stream of the call's outputs as they finish", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
     "/v1/calls/{id}/cancel": { post: { summary: "Cancel a call", responses: { "200": json("cancelled"), ...errors } } },
     "/v1/usage": { get: op("Metered container-seconds, GPU-seconds and cost; since=7d, by=app,function,gpu,cloud,region") },
+    "/v1/regions": { get: op("Regions with their health and latency from this edge (checked now), nearest first") },
     "/v1/gpu/market": { get: op("GPU capacity on offer per region: agents' free GPUs and providers' offers, with prices") },
     "/v1/classes/{id}/instances": { post: op("Create (or find) the instance of a class for with() parameters (value codec)", "201") },
     "/v1/secrets": { get: op("List secrets: names, variable names and times, never values"), post: op("Create or (force) replace a secret", "201", conflict) },
@@ -62,6 +83,10 @@ export const openApiDocument = {
     "/v1/containers/{id}/exec": { post: { summary: "Run a command in a live container; NDJSON events", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
     "/v1/containers/{id}/execs/{execId}/stdin": { post: op("Send a stdin chunk to a container exec") },
     "/v1/containers/{id}/logs": { get: { summary: "Server-sent events of one container's log lines; follow=1 to tail", responses: { "200": { description: "text/event-stream" }, ...errors } } },
+    "/v1/endpoint-tokens": { get: op("List endpoint tokens (never their secrets)"), post: op("Create a token that opens one app's auth: \"token\" web endpoints; the secret is returned once", "201") },
+    "/v1/endpoint-tokens/{id}": { delete: op("Revoke an endpoint token") },
+    "/v1/endpoints": { get: op("A deployed app's web endpoints and their public URLs (?app=NAME)") },
+    ...endpointOpenApiPaths,
     ...storeOpenApiPaths,
   },
 } as const;

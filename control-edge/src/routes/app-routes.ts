@@ -53,7 +53,7 @@ export const appRoutes = (deps: EdgeDeps, regions: RegionClient) => new Hono<Edg
     if (decoded._tag === "Failure") return errorResponse(c, decoded.failure);
     const ws = c.get("workspaceId");
     return runApi(c, Effect.gen(function*() {
-      const wantsRegion = decoded.success.functions.some((f) => f.options.region !== undefined);
+      const wantsRegion = decoded.success.regions !== undefined || decoded.success.functions.some((f) => f.options.region !== undefined);
       const known = wantsRegion ? (yield* regions.regions()).map((r) => r.name) : [];
       const req = yield* checkPlacementOptions(decoded.success, known);
       const bytes = yield* checkDeploy(req);

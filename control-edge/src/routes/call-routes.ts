@@ -2,12 +2,13 @@ import { Hono } from "hono";
 import { Effect, Schema } from "effect";
 import {
   ConflictError, decodeAt, Limits, TtlCache, NotFoundError, PayloadTooLargeError, newId, resolveFunctionOptions, ValidationError,
-  type ApiError, type CallRow, type FunctionRow,
+  type ApiError, type CallRow, type FunctionRow, type RegionRow,
 } from "@ferry/core";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import { errorResponse } from "../http/api-error.ts";
 import { readJson, runApi } from "../http/run-api.ts";
 import type { RegionClient } from "../regions/region-client.ts";
+import { PIN_REGION_HEADER, regionsForRequest } from "../regions/pinned-region.ts";
 
 /** How long a function row is reused before the database is read again (stops and redeploys show within it). */
 const FUNCTION_CACHE_MS = 1_000;
@@ -78,17 +79,20 @@ export const callRoutes = (deps: EdgeDeps, regions: RegionClient) => {
       return runApi(c, Effect.gen(function*() {
         const fn = yield* ownFunction(ws, c.req.param("id"));
         yield* checkInputSizes(req.inputs, 0);
-        const region = yield* regions.pick(resolveFunctionOptions(fn.options).regions);
         const callId = newId("fc");
-        const record = deps.storage.createCall({ id: callId, workspaceId: ws, functionId: fn.id, region: region.name, createdAt: Date.now() });
-        // A `.remote` learns its call id only with the outputs, so its record may land meanwhile;
-        // a spawn's id is handed out at once and must be recorded first.
-        if (req.waitMs === undefined) yield* record;
-        else Effect.runFork(record);
-        return yield* regions.request(region, "/internal/calls", {
+        const record = (region: RegionRow) => {
+          const r = deps.storage.createCall({ id: callId, workspaceId: ws, functionId: fn.id, region: region.name, createdAt: Date.now() });
+          // A `.remote` learns its call id only with the outputs, so its record may land meanwhile;
+          // a spawn's id is handed out at once and must be recorded first.
+          return req.waitMs === undefined ? r : Effect.sync(() => void Effect.runFork(r));
+        };
+        // The nearest healthy region the function allows; the next one when it does not answer.
+        const allowed = yield* regionsForRequest(c.req.header(PIN_REGION_HEADER), resolveFunctionOptions(fn.options).regions, fn.appName);
+        const { response } = yield* regions.requestFirst(allowed, "/internal/calls", {
           method: "POST",
           body: JSON.stringify({ callId, functionId: fn.id, startIdx: 0, inputs: req.inputs, close: req.close ?? true, waitMs: req.waitMs }),
-        });
+        }, record);
+        return response;
       }), forwardJson);
     })
     .post("/calls/:id/inputs", async (c) => {

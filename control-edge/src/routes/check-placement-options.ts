@@ -15,6 +15,13 @@ const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<st
  */
 export const checkPlacementOptions = (req: DeployRequest, knownRegions: ReadonlyArray<string>): Effect.Effect<DeployRequest, ValidationError> =>
   Effect.gen(function*() {
+    const unknownTargets = (req.regions ?? []).filter((r) => !knownRegions.includes(r));
+    if (unknownTargets.length > 0) {
+      return yield* Effect.fail(new ValidationError({
+        field: "body.regions",
+        message: `body.regions: no region named ${unknownTargets.map((r) => JSON.stringify(r)).join(", ")}; regions: ${knownRegions.join(", ") || "none is up"}`,
+      }));
+    }
     const functions: Array<DeployRequest["functions"][number]> = [];
     for (const [i, f] of req.functions.entries()) {
       const at = (option: string) => `body.functions[${i}].options.${option}`;
@@ -33,6 +40,15 @@ export const checkPlacementOptions = (req: DeployRequest, knownRegions: Readonly
       const unknown = asList(options.region).filter((r) => !knownRegions.includes(r));
       if (unknown.length > 0) {
         return yield* bad("region", `no region named ${unknown.map((r) => JSON.stringify(r)).join(", ")}; regions: ${knownRegions.join(", ") || "none is up"}`);
+      }
+      // A region-targeted deploy: each function runs where the deploy and its own option both allow.
+      if (req.regions !== undefined) {
+        const own = asList(options.region);
+        const regions = own.length === 0 ? req.regions : own.filter((r) => req.regions!.includes(r));
+        if (regions.length === 0) {
+          return yield* bad("region", `${f.name} runs only in ${own.join(", ")}, and this deploy targets ${req.regions.join(", ")}`);
+        }
+        options = { ...options, region: [...regions] };
       }
       functions.push({ ...f, options });
     }

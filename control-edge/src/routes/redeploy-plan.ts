@@ -16,9 +16,11 @@ export interface RedeployPlan {
 
 /**
  * Compare an app's deployed functions with a redeploy of it. A function keeps its containers when
- * its bundle and its options are unchanged (one bundle holds the whole app: a change to any of
- * its files is a new bundle, and every function restarts); otherwise, or when the redeploy drops
- * it, its containers are replaced. A class instance follows its class.
+ * its code and its options are unchanged; otherwise, or when the redeploy drops it, its containers
+ * are replaced. Its code is its `codeFingerprint` (an option, so compared with them) when both
+ * deploys carry one: editing one function of a bundle then restarts only that one. Without one,
+ * the whole bundle is its code: any change to the app's files restarts every function. A class
+ * instance follows its class.
  *
  * @example
  * ```ts
@@ -39,7 +41,8 @@ export const planRedeploy = (previous: ReadonlyArray<FunctionRow>, functions: Re
     }
     const options = variant ? ({ ...own.options, variant } as FunctionEntry["options"]) : own.options;
     if (variant) carried.push({ name: old.name, options });
-    if (old.bundleHash !== bundleHash || canonicalJson(old.options) !== canonicalJson(options)) restart.push(old.id);
+    const fingerprinted = old.options.codeFingerprint !== undefined && options.codeFingerprint !== undefined;
+    if ((!fingerprinted && old.bundleHash !== bundleHash) || canonicalJson(old.options) !== canonicalJson(options)) restart.push(old.id);
   }
   return { carried, restart };
 };

@@ -27,8 +27,10 @@ export const publicSandbox = (row: SandboxRow) => ({
   workdir: row.options.workdir,
 });
 
-/** A snapshot as the API shows it: an image reference a new sandbox can start from. */
-export const publicSnapshot = (s: SnapshotRow) => ({ id: s.id, kind: "snapshot", sandboxId: s.sandboxId, hash: s.hash, sizeBytes: s.sizeBytes, createdAt: s.createdAt });
+/** A snapshot as the API shows it: an image new sandboxes and deployed functions can start from (`imageId`). */
+export const publicSnapshot = (s: SnapshotRow) => ({
+  id: s.id, kind: "snapshot", sandboxId: s.sandboxId, hash: s.hash, sizeBytes: s.sizeBytes, createdAt: s.createdAt, imageId: s.imageId || null,
+});
 
 const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> => (v === undefined ? [] : typeof v === "string" ? [v] : v);
 
@@ -53,8 +55,8 @@ const checkPlacement = (req: CreateSandboxRequest, knownRegions: ReadonlyArray<s
 
 /**
  * `/v1/sandboxes`: create a sandbox (placed by its region's broker, answered once it runs), read
- * and list them, run processes in them with streaming stdio, snapshot their filesystem, and
- * terminate them. Another workspace's sandbox is 404.
+ * and list them, run processes in them with streaming stdio, snapshot their filesystem (and read a
+ * snapshot: `GET /snapshots/:id`), and terminate them. Another workspace's sandbox or snapshot is 404.
  */
 export const sandboxRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   const store = SandboxStore.fromStorage(deps.storage);
@@ -65,6 +67,11 @@ export const sandboxRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   });
   const live = (ws: string, id: string): Effect.Effect<SandboxRow, ApiError> => own(ws, id).pipe(
     Effect.flatMap((row) => row.state === "terminated" ? Effect.fail(sandboxEnded(id, row.exitReason)) : Effect.succeed(row)));
+  /** A snapshot of this workspace; another's (or none) is "image … not found". */
+  const ownSnapshot = (ws: string, id: string): Effect.Effect<SnapshotRow, ApiError> => store.getSnapshot(id).pipe(
+    Effect.flatMap((s) => s.workspaceId === ws ? Effect.succeed(s) : Effect.fail(new NotFoundError({ kind: "image", id }))),
+    Effect.mapError((e): ApiError => e._tag === "NotFoundError" ? new NotFoundError({ kind: "image", id }) : e),
+  );
   const mirrored = (ws: string, functionId: string): Effect.Effect<FunctionRow, ApiError> => deps.storage.getFunction(functionId).pipe(
     Effect.flatMap((fn) => fn.workspaceId !== ws || fn.removed ? Effect.fail(new NotFoundError({ kind: "function", id: functionId })) : Effect.succeed(fn)));
 
@@ -76,10 +83,7 @@ export const sandboxRoutes = (deps: EdgeDeps, regions: RegionClient) => {
         const req = yield* checkPlacement(decoded, known);
         const fn = req.functionId ? yield* mirrored(ws, req.functionId) : undefined;
         const app = fn ? { id: fn.appId, name: fn.appName } : yield* store.resolveApp(ws, req.app, req.environment);
-        const snapshot = req.image ? yield* store.getSnapshot(req.image).pipe(
-          Effect.flatMap((s) => s.workspaceId === ws ? Effect.succeed(s) : Effect.fail(new NotFoundError({ kind: "image", id: req.image ?? "" }))),
-          Effect.mapError((e): ApiError => e._tag === "NotFoundError" ? new NotFoundError({ kind: "image", id: req.image ?? "" }) : e),
-        ) : undefined;
+        const snapshot = req.image ? yield* ownSnapshot(ws, req.image) : undefined;
         const options = resolveSandboxOptions(req, fn?.options);
         const region = yield* regions.pick(options.regions);
         const upstream = yield* regions.request(region, "/internal/sandboxes", {
@@ -93,6 +97,8 @@ export const sandboxRoutes = (deps: EdgeDeps, regions: RegionClient) => {
         return c.json(publicSandbox((yield* Effect.promise(() => upstream.json())) as SandboxRow), 201);
       }), (r) => r);
     }))
+    // A snapshot by id: what a deploy of `image: snapshot` resolves to the snapshot's image.
+    .get("/snapshots/:id", (c) => runApi(c, ownSnapshot(c.get("workspaceId"), c.req.param("id")), (s) => c.json(publicSnapshot(s))))
     .get("/", (c) => runApi(c, store.list(c.get("workspaceId"), { liveOnly: c.req.query("all") !== "1" }), (rows) => c.json({ sandboxes: rows.map(publicSandbox) })))
     .get("/:id", (c) => runApi(c, own(c.get("workspaceId"), c.req.param("id")), (row) => c.json(publicSandbox(row))))
     // NDJSON of exec events: `started` (with the exec id for stdin), `stdout`/`stderr`, `exit`.

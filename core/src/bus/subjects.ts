@@ -7,6 +7,9 @@
  * - `ferry.cancel`: cancelled call ids, for agents to drop queued and running inputs.
  * - `ferry.cluster.<clusterId>.<ready|go|in|out|gone>`: the ranks of one cluster coordinating
  *   (core NATS, no stream): followers announce ready, rank 0 fans inputs out and gathers results.
+ * - `ferry.ep.<requestId>.<body|res>`: one web endpoint request's bodies (core NATS request/reply,
+ *   no stream): the container's agent pulls request body pieces from the region on `body` and
+ *   sends response parts on `res`, each acknowledged by the region once written (backpressure).
  */
 export const Subjects = {
   input: (functionId: string) => `ferry.in.${functionId}`,
@@ -14,6 +17,10 @@ export const Subjects = {
   logs: (appId: string) => `ferry.logs.${appId}`,
   cancel: "ferry.cancel",
   cluster: (clusterId: string, kind: "ready" | "go" | "in" | "out" | "gone") => `ferry.cluster.${clusterId}.${kind}`,
+  endpointBody: (requestId: string) => `ferry.ep.${requestId}.body`,
+  endpointResponse: (requestId: string) => `ferry.ep.${requestId}.res`,
+  /** Both of a request's endpoint subjects, for one subscription. */
+  endpointAny: (requestId: string) => `ferry.ep.${requestId}.*`,
 } as const;
 
 export const Streams = {

@@ -4,6 +4,7 @@ import { variantOf } from "./class-variant.ts";
 import { ScheduleOption } from "./schedule.ts";
 import { ANONYMOUS_SECRET_PREFIX } from "../secrets/secret-values.ts";
 import { mountPathProblem } from "../volumes/volume-paths.ts";
+import { EndpointOption } from "../endpoints/endpoint-option.ts";
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
 
@@ -67,6 +68,8 @@ export const ImageBase = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("ferry/node") }),
   Schema.Struct({ kind: Schema.Literal("debian-slim"), suite: Schema.String }),
   Schema.Struct({ kind: Schema.Literal("oci"), path: Schema.String }),
+  // A sandbox's files (`sb.snapshotFilesystem()`), by snapshot id: already an image in its region, never built.
+  Schema.Struct({ kind: Schema.Literal("snapshot"), id: Schema.String.check(Schema.isPattern(/^sn-[0-9a-z]+$/, { message: "expected a snapshot id (sn-…)" })) }),
 ]);
 export type ImageBase = typeof ImageBase.Type;
 
@@ -87,6 +90,20 @@ export const FunctionOptions = Schema.Struct({
   imageEnv: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   /** The built image's working directory (its last `workdir` step), set with `imageId`. */
   imageWorkdir: Schema.optional(Schema.String),
+  /**
+   * How a container's root is made from the image, set with `imageId`: "overlay" (absent too: the
+   * "ferry/node" base, the node's own root with the image's paths bound on top) or "full" (a
+   * Debian or OCI base: the image is the whole root, plus only what the platform adds).
+   */
+  imageRoot: Schema.optional(Schema.Literals(["overlay", "full"])),
+  /** Where the image's `npmInstall` steps installed (e.g. "/app"): bare imports the bundle left out resolve from there. */
+  imageNpmDirs: Schema.optional(Schema.Array(Schema.String.check(Schema.isPattern(/^\//, { message: "expected an absolute path" })))),
+  /**
+   * Set by the CLI at bundle time: sha256 of this function's code (the app bundle with every other
+   * function's handler cut out) and options. A redeploy keeps its containers while it is unchanged,
+   * even when another function of the same bundle changed.
+   */
+  codeFingerprint: Schema.optional(Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/, { message: "expected a code fingerprint (64 lowercase hex characters)" }))),
   runtime: Schema.optional(Schema.Literals(["node", "bun"])),
   gpu: Schema.optional(Schema.Union([GpuRequest, Schema.Array(GpuRequest)])),
   cpu: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0.125, maximum: 256 }))),
@@ -107,6 +124,8 @@ export const FunctionOptions = Schema.Struct({
   schedule: Schema.optional(ScheduleOption),
   /** Set by `app.cls`: the class's methods. A class is one deployable unit; each input names its method. */
   methods: Schema.optional(Schema.Array(Schema.String.check(Schema.isPattern(/^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/, { message: "expected a method name" }))).check(Schema.isMinLength(1, { message: "a class needs at least one method" }))),
+  /** Set by `app.endpoint` / `app.webApp`: the function is served over HTTP through the edge. */
+  endpoint: Schema.optional(EndpointOption),
   /** Secrets by name, injected as environment variables. */
   secrets: Schema.optional(Schema.Array(SecretName).check(Schema.isMaxLength(Limits.maxSecretsPerFunction, { message: `at most ${Limits.maxSecretsPerFunction} secrets per function (maxSecretsPerFunction)` }))),
   /** Mount path → volume name. */
@@ -144,7 +163,15 @@ export interface ResolvedFunctionOptions {
   /** Normalised mount path (`/mnt/data`) → volume name (none when absent). */
   readonly volumes?: Readonly<Record<string, string>>;
   /** The built image containers start from, loaded lazily by the agent (absent: the default "ferry/node"). */
-  readonly image?: { readonly id: string; readonly env: Readonly<Record<string, string>>; readonly workdir: string };
+  readonly image?: {
+    readonly id: string;
+    readonly env: Readonly<Record<string, string>>;
+    readonly workdir: string;
+    /** "full": the image is the container's whole root (a Debian or OCI base); absent or "overlay": bound over the node's base. */
+    readonly root?: "overlay" | "full";
+    /** Directories whose node_modules the runner resolves bare imports from (the image's `npmInstall` dirs). */
+    readonly npmDirs?: ReadonlyArray<string>;
+  };
 }
 
 /** Defaults for options a function leaves out (Modal's, where Modal has one). */
@@ -195,7 +222,13 @@ export const resolveFunctionOptions = (o: FunctionOptions): ResolvedFunctionOpti
     ...resolveClass(o),
     secrets: o.secrets ?? [],
     volumes: Object.fromEntries(Object.entries(o.volumes ?? {}).map(([mount, name]) => [`/${mount.split("/").filter((s) => s !== "" && s !== ".").join("/")}`, name])),
-    ...(o.imageId ? { image: { id: o.imageId, env: o.imageEnv ?? {}, workdir: o.imageWorkdir ?? "/" } } : {}),
+    ...(o.imageId ? {
+      image: {
+        id: o.imageId, env: o.imageEnv ?? {}, workdir: o.imageWorkdir ?? "/",
+        ...(o.imageRoot === "full" ? { root: "full" as const } : {}),
+        ...(o.imageNpmDirs && o.imageNpmDirs.length > 0 ? { npmDirs: [...o.imageNpmDirs] } : {}),
+      },
+    } : {}),
   };
 };
 

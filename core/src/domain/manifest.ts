@@ -19,6 +19,8 @@ export const DeployRequest = Schema.Struct({
   /** `deployed` apps persist; `ephemeral` ones live for one `ferry run`. */
   mode: Schema.Literals(["deployed", "ephemeral"]),
   environment: Schema.optional(Name),
+  /** Deploy to exactly these regions (each function runs only where its own `region` also allows); every region when absent. */
+  regions: Schema.optional(Schema.Array(Name).check(Schema.isMinLength(1))),
   /** The app bundled by esbuild as one ESM file, base64-encoded. */
   bundle: Schema.String,
   functions: Schema.Array(FunctionManifest).check(Schema.isMinLength(1)),

@@ -122,6 +122,24 @@ export const Limits = {
   blockFetchAttempts: 3,
   /** Blocks a node fetches at once when prefetching an image's recorded reads. */
   blockPrefetchConcurrency: 16,
+  /** Largest body of one request to a region's SQL-over-HTTP endpoint (413 above); holds a deploy's bundle, base64. */
+  maxSqlPipelineBodyBytes: 64 * 1024 * 1024,
+  /** SQL-over-HTTP streams a region keeps open at once (parked under batons or being served; 503 above). */
+  maxSqlStreams: 1_000,
+  /** A SQL-over-HTTP stream is dropped after this long without a request; its baton then fails with STREAM_EXPIRED. */
+  sqlStreamIdleMs: 10_000,
+  /** SQL texts one SQL-over-HTTP stream may hold at once (`store_sql`; the client keeps at most 30). */
+  maxSqlStoredPerStream: 1_000,
+  /** Largest request body a web endpoint accepts (413 above: at once from Content-Length, else when the streamed body passes it). */
+  maxEndpointBodyBytes: 64 * 1024 * 1024,
+  /** Largest piece of an endpoint's request or response body on one hop (a NATS message, a line to the runner); bodies stream in such pieces. */
+  endpointBodyChunkBytes: 256 * 1024,
+  /** Request bodies up to this size (by Content-Length) travel inline with the request instead of streaming piece by piece. */
+  endpointInlineBodyBytes: 64 * 1024,
+  /** Longest a streaming endpoint body (either way) may go without a piece moving before it is cut (a response not begun: 504). */
+  endpointIdleStreamTimeoutMs: 5 * 60 * 1000,
+  /** Longest an endpoint request waits for a container to take it, beyond the function's `timeout` for its first response byte (504 after both). */
+  endpointStartTimeoutMs: 120_000,
   /** Names of apps, functions, tokens, dicts and queues. */
   namePattern: /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/,
 } as const;

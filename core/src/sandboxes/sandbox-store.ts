@@ -28,13 +28,18 @@ export interface SandboxRow {
   readonly exitReason: string | null;
 }
 
-/** A filesystem snapshot of a sandbox: a content-addressed tar a new sandbox can start from. */
+/**
+ * A filesystem snapshot of a sandbox: a content-addressed tar a new sandbox restores, and the same
+ * files as an image (its `imageId` in the region's block store) functions start from.
+ */
 export interface SnapshotRow {
   readonly id: string;
   readonly workspaceId: string;
   readonly sandboxId: string;
   /** sha256 of the tar. */
   readonly hash: string;
+  /** The image of its files ("" for a snapshot taken before snapshots were images). */
+  readonly imageId: string;
   readonly sizeBytes: number;
   readonly createdAt: number;
 }
@@ -88,7 +93,7 @@ const toSandbox = (r: Row): SandboxRow => ({
 
 const toSnapshot = (r: Row): SnapshotRow => ({
   id: str(r, "id"), workspaceId: str(r, "workspace_id"), sandboxId: str(r, "sandbox_id"), hash: str(r, "hash"),
-  sizeBytes: num(r, "size"), createdAt: num(r, "created_at"),
+  sizeBytes: num(r, "size"), createdAt: num(r, "created_at"), imageId: typeof r.image_id === "string" ? r.image_id : "",
 });
 
 const makeSandboxStore = (client: Client): SandboxStore["Service"] => {
@@ -163,8 +168,8 @@ const makeSandboxStore = (client: Client): SandboxStore["Service"] => {
     }),
     createSnapshot: Effect.fn("SandboxStore.createSnapshot")(function*(s: Omit<SnapshotRow, "id" | "createdAt">) {
       const row: SnapshotRow = { ...s, id: newId("sn"), createdAt: Date.now() };
-      yield* run("createSnapshot", "INSERT INTO sandbox_snapshots (id, workspace_id, sandbox_id, hash, size, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [row.id, row.workspaceId, row.sandboxId, row.hash, row.sizeBytes, row.createdAt]);
+      yield* run("createSnapshot", "INSERT INTO sandbox_snapshots (id, workspace_id, sandbox_id, hash, size, created_at, image_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [row.id, row.workspaceId, row.sandboxId, row.hash, row.sizeBytes, row.createdAt, row.imageId]);
       return row;
     }),
     getSnapshot: Effect.fn("SandboxStore.getSnapshot")(function*(id: string) {

@@ -102,4 +102,20 @@ export const Migrations: ReadonlyArray<{ readonly version: number; readonly name
       `CREATE TABLE snapshot_blobs (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
     ],
   },
+  {
+    version: 9,
+    name: "endpoint-tokens",
+    // Tokens that open one app's web endpoints (auth: "token") and nothing else; stored hashed like API tokens.
+    sql: [
+      `CREATE TABLE endpoint_tokens (
+        id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL REFERENCES workspaces(id), app_name TEXT NOT NULL,
+        name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER)`,
+    ],
+  },
+  {
+    version: 10,
+    name: "snapshot-images",
+    // A snapshot is also an image (its files indexed in the region's block store): functions start from its id.
+    sql: [`ALTER TABLE sandbox_snapshots ADD COLUMN image_id TEXT NOT NULL DEFAULT ''`],
+  },
 ];

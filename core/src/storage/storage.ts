@@ -217,7 +217,8 @@ const makeStorage = (client: Client) => Effect.gen(function*() {
   });
 
   const createCall = Effect.fn("Storage.createCall")(function*(call: CallRow) {
-    yield* run("createCall", "INSERT INTO calls (id, workspace_id, function_id, region, created_at) VALUES (?, ?, ?, ?, ?)",
+    // Recorded again with another region when the edge fails a call over before any region took it.
+    yield* run("createCall", "INSERT INTO calls (id, workspace_id, function_id, region, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET region = excluded.region",
       [call.id, call.workspaceId, call.functionId, call.region, call.createdAt]);
   });
 

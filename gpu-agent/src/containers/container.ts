@@ -11,6 +11,7 @@ import { InputCollector } from "./input-collector.ts";
 import { MessageWork, type InputEnd } from "./message-work.ts";
 import { AppLoadError, RunnerConnection, type RunnerResult } from "./runner-connection.ts";
 import { ApiBridge } from "./api-bridge.ts";
+import { EndpointRelay } from "../runner/endpoint-relay.ts";
 import { serializeError } from "@ferry/core/codec";
 import type { VolumeRequest } from "../volumes/container-volumes.ts";
 
@@ -131,6 +132,8 @@ export class Container {
       const bridge = new ApiBridge({ apiUrl: this.command.apiUrl ?? "", apiToken: this.command.apiToken ?? "" });
       this.runner.serveApi((req, signal) => bridge.handle(req, signal));
       if (volumes) this.runner.serveVolumes((req) => volumes.handle(req));
+      const runner = this.runner;
+      this.runner.serveEndpoints(new EndpointRelay(this.deps.nc, (m) => runner.sendToRunner(m)));
       this.pipeLogs(sandbox);
       sandbox.exited.then(({ code, signal }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}`)));
       // A class is constructed and its `enter` run at load: that may take as long as one input may.
@@ -175,10 +178,25 @@ export class Container {
     this.changed();
   }
 
-  /** Kill now: the agent is going away. */
-  kill(): void {
+  /**
+   * Kill now: the agent is going away. With `graceMs`, a class container's runner is first asked
+   * to shut down, so its `exit` runs (through the agent's API bridge, still up) before the kill.
+   */
+  async kill(graceMs = 0): Promise<void> {
     this.stop();
+    if (graceMs > 0 && this.options.cls && this.runner && this.sandbox && this.state === "running") {
+      this.runner.shutdown();
+      await Promise.race([this.sandbox.exited, delay(graceMs)]);
+    }
     this.sandbox?.kill("SIGKILL");
+  }
+
+  /**
+   * The sandbox must go (an input timed out, a running call was cancelled): a class container's
+   * is left to `shutdown` (its `exit` runs, within its limit, then the kill), others are killed now.
+   */
+  private killForInput(): void {
+    if (!this.options.cls) this.sandbox?.kill("SIGKILL");
   }
 
   /** The calls with inputs in hand here, waiting or running: for cancellation. */
@@ -197,7 +215,7 @@ export class Container {
     const running = [...this.running].some((group) => group.some((h) => h.callId === callId));
     if (!running) return;
     this.markGone(new ContainerGone("cancelled", `call ${callId} cancelled`));
-    this.sandbox?.kill("SIGKILL");
+    this.killForInput();
   }
 
   /**
@@ -308,7 +326,7 @@ export class Container {
     const timedOut = new Promise<InputEnd[]>((resolve) => {
       timer = setTimeout(() => {
         this.markGone(new ContainerGone("timeout", `input ${ids[0]} exceeded the function's timeout of ${this.options.timeoutS}s`, ids));
-        this.sandbox?.kill("SIGKILL");
+        this.killForInput();
         resolve(ids.map((id) => ({ kind: "timeout", error: timeoutError(this.options.timeoutS, id) })));
       }, this.options.timeoutS * 1000);
     });

@@ -32,6 +32,8 @@ export class RunnerConnection {
   private readonly apiCalls = new Map<string, AbortController>();
   /** Serves user code's `vol.commit()` / `vol.reload()` (the container's volumes); none: every request fails. */
   private volumes: ((req: VolumeRequest) => Promise<unknown>) | undefined;
+  /** Carries web endpoint bodies between the runner and the region; none: endpoint traffic is dropped. */
+  private endpoints: { handle(m: Extract<FromRunner, { t: "ep_pull" | "ep_res" }>): void } | undefined;
 
   constructor(control: Duplex) {
     this.control = control;
@@ -45,6 +47,11 @@ export class RunnerConnection {
   /** Serve the runner's API requests with `handle` (see `ApiBridge`). */
   serveApi(handle: (req: BridgeRequest, signal: AbortSignal) => Promise<BridgeResponse>): void {
     this.api = handle;
+  }
+
+  /** Relay the runner's web endpoint traffic (body pulls, response parts) with `relay` (see `EndpointRelay`). */
+  serveEndpoints(relay: { handle(m: Extract<FromRunner, { t: "ep_pull" | "ep_res" }>): void }): void {
+    this.endpoints = relay;
   }
 
   /** Serve the runner's volume requests with `handle` (see `ContainerVolumes`). */
@@ -78,6 +85,11 @@ export class RunnerConnection {
     this.apiCalls.clear();
   }
 
+  /** Send a message to the runner, unless its channel is gone. */
+  sendToRunner(m: ToRunner): void {
+    if (!this.control.destroyed) this.send(m);
+  }
+
   private send(m: ToRunner): void {
     this.control.write(`${JSON.stringify(m)}\n`);
   }
@@ -86,6 +98,7 @@ export class RunnerConnection {
     if (m.t === "ready") this.readyWaiter?.resolve();
     else if (m.t === "load_error") this.readyWaiter?.reject(new AppLoadError(m.error));
     else if (m.t === "log") this.onLog(m.id, m.stream, m.text);
+    else if (m.t === "ep_pull" || m.t === "ep_res") this.endpoints?.handle(m);
     else if (m.t === "api") this.relayApi(m.id, { method: m.method, path: m.path, body: m.body });
     else if (m.t === "volume") this.relayVolume(m.id, m.op === "applied" ? { op: "applied", name: m.name, failed: m.failed } : { op: m.op, name: m.name });
     else if (m.t === "api_abort") {

@@ -12,6 +12,10 @@ export type ToRunner =
   // The answer to a runner's `volume` request: the outcome of a commit, a reload's plan, or why it failed.
   | { readonly t: "volume_res"; readonly id: string; readonly ok: true; readonly value: unknown }
   | { readonly t: "volume_res"; readonly id: string; readonly ok: false; readonly error: string }
+  // A web endpoint request's next body piece (base64), pulled with `ep_pull`; `eof` ends it, `error` says why it cannot go on.
+  | { readonly t: "ep_body"; readonly id: string; readonly data?: string; readonly eof?: boolean; readonly error?: string }
+  // The region wrote a response part (`ep_res`) of request `id`; `aborted`: its client is gone, stop producing.
+  | { readonly t: "ep_ack"; readonly id: string; readonly aborted?: boolean }
   | { readonly t: "shutdown" };
 
 /** Runner → agent. */
@@ -26,7 +30,11 @@ export type FromRunner =
   | { readonly t: "api_abort"; readonly id: string }
   // User code's `vol.commit()` / `vol.reload()` on a mounted volume, by name; `applied` ends a reload
   // (the runner wrote its plan into the directory; `failed` lists paths it could not write).
-  | { readonly t: "volume"; readonly id: string; readonly op: "commit" | "reload" | "applied"; readonly name: string; readonly failed?: ReadonlyArray<string> };
+  | { readonly t: "volume"; readonly id: string; readonly op: "commit" | "reload" | "applied"; readonly name: string; readonly failed?: ReadonlyArray<string> }
+  // A web endpoint handler reading its request body (`id` is the endpoint request id): the next piece, please.
+  | { readonly t: "ep_pull"; readonly id: string }
+  // One part of a web endpoint's response: the head (status, headers, maybe first bytes), a chunk (base64), the end, or an error cutting it short.
+  | { readonly t: "ep_res"; readonly id: string; readonly part: "head" | "chunk" | "end" | "error"; readonly status?: number; readonly headers?: ReadonlyArray<readonly [string, string]>; readonly data?: string; readonly end?: boolean; readonly error?: string };
 
 /** Brands the SDK puts on its objects, shared with the SDK by `Symbol.for` across bundles. */
 export const FUNCTION_BRAND = Symbol.for("ferry.function");

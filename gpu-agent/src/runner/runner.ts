@@ -9,6 +9,9 @@ import { Limits } from "../../../core/src/limits/limits.ts";
 import { exitWithin, findClass, nameExportedClasses, type ClassInstance } from "./class-target.ts";
 import { installApiTransport } from "./api-transport.ts";
 import { installVolumeTransport } from "../volumes/volume-transport.ts";
+import { EndpointServer } from "./endpoint-serve.ts";
+import { isEndpointRequest } from "../../../core/src/endpoints/endpoint-request.ts";
+import { installImagePackageResolution, takeImageNpmDirs } from "./image-packages.ts";
 
 type Callable = (...args: unknown[]) => unknown;
 interface FunctionHandle {
@@ -25,6 +28,9 @@ const currentInput = new AsyncLocalStorage<string>();
 // Installed before the app loads, so the SDK bundled into it finds the platform without a network.
 const api = installApiTransport(send);
 const volumes = installVolumeTransport(send);
+const endpoints = new EndpointServer({ send, asInput: (id, f) => currentInput.run(id, f) });
+// Packages the image's npmInstall provides, left out of the bundle: bare imports resolve from the image.
+installImagePackageResolution(takeImageNpmDirs(process.env));
 
 // Output written while an input runs is tagged with that input's id; other output goes to the
 // container's own stdout/stderr, which the agent tags with the container.
@@ -79,6 +85,8 @@ const argList = (args: unknown): unknown[] => {
 const runInput = async (id: string, args: unknown) => {
   try {
     const list = argList(args);
+    // A web endpoint request: the handler gets a `Request`, and its `Response` streams back.
+    if (isEndpointRequest(list)) return await endpoints.serve(id, list[0], (req) => target!.local(req));
     const result = await currentInput.run(id, () => target!.local(...list));
     send({ t: "out", id, ok: true, value: encodeValue(result, "result") });
   } catch (e) {
@@ -112,6 +120,7 @@ control.on("data", lineSplitter((line) => {
   const msg = JSON.parse(line) as ToRunner;
   if (msg.t === "api_res") api.receive(msg);
   else if (msg.t === "volume_res") volumes.receive(msg);
+  else if (msg.t === "ep_body" || msg.t === "ep_ack") endpoints.receive(msg);
   else if (msg.t === "in") void runInput(msg.id, msg.args);
   else if (msg.t === "batch") void runBatch(msg.ids, msg.args);
   else if (msg.t === "load") {
@@ -135,10 +144,25 @@ control.on("data", lineSplitter((line) => {
       (e: unknown) => send({ t: "load_error", error: serializeError(e) }),
     ).catch((e: unknown) => send({ t: "load_error", error: serializeError(e) }));
   } else if (msg.t === "shutdown") {
-    // A class's `exit` runs, within its limit, before the container goes away.
-    void (classInstance ? exitWithin(classInstance, Limits.classExitTimeoutMs) : Promise.resolve({ problem: undefined }))
-      .then(({ problem }) => problem && process.stderr.write(`${problem}\n`))
-      .finally(() => process.exit(0));
+    shutDown();
   }
 }));
-control.on("end", () => process.exit(0));
+
+let shuttingDown = false;
+/**
+ * End the container: a class's `exit` runs first, within its limit (once, however many times the
+ * agent asks or the channel ends).
+ */
+const shutDown = (): void => {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  void (classInstance ? exitWithin(classInstance, Limits.classExitTimeoutMs) : Promise.resolve({ problem: undefined }))
+    .then(({ problem }) => problem && process.stderr.write(`${problem}\n`))
+    .finally(() => process.exit(0));
+};
+// The agent went away (its end of fd 3 closed): as at shutdown, a class's `exit` still runs (its
+// calls through the platform's API fail then; local effects and outbound network do not).
+control.on("end", shutDown);
+control.on("close", shutDown);
+// Writing to a channel the agent closed (EPIPE) is that same end, not a crash of the runner.
+control.on("error", shutDown);

@@ -5,7 +5,9 @@
  * - "debian-slim": one layer made by mmdebstrap (minbase variant) from Debian's archive;
  * - "oci": the layers of an imported OCI image layout (over the host's "ferry/node" base again when
  *   Ferry exported it from one: such a layout says so in its `dev.ferry.image.base` annotation).
- * Every base gets Ferry's Node runtime at /opt/ferry/node.
+ * Every base gets Ferry's Node runtime at /opt/ferry/node. A container's root is the node's own
+ * with the image's paths on top for "ferry/node" ("overlay"), and the image itself for the others
+ * ("full"): their steps get the host's npm lent (see build-tools.ts).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +17,8 @@ import type { ImageBase } from "@ferry/core";
 import { defaultNodeImageBinds } from "../../../gpu-agent/src/sandbox/image.ts";
 import { importOci } from "../oci/oci-import.ts";
 import { ImageSpecError } from "./build-errors.ts";
-import type { ImageLayer } from "./built-image.ts";
+import { fullRootBuildTools } from "./build-tools.ts";
+import type { ImageLayer, ImageRoot } from "./built-image.ts";
 import { baseKey } from "./cache-key.ts";
 import type { BaseEntry } from "./step-sandbox.ts";
 
@@ -31,6 +34,10 @@ export interface ResolvedBase {
   readonly entries: ReadonlyArray<BaseEntry>;
   readonly env: Readonly<Record<string, string>>;
   readonly workdir?: string;
+  /** How containers of images on this base make their root. */
+  readonly root: ImageRoot;
+  /** Environment of the build steps only (what the lent tools need), under the image's own. */
+  readonly stepEnv: Readonly<Record<string, string>>;
 }
 
 const nodeDir = (): string => dirname(process.execPath);
@@ -38,17 +45,23 @@ const nodeDir = (): string => dirname(process.execPath);
 /** Resolve (building or importing once, then from the cache) the base of an image. */
 export const resolveBase = async (base: ImageBase, layersDir: string, log: (line: string) => void): Promise<ResolvedBase> => {
   const nodeEntry: BaseEntry = { hostPath: nodeDir(), sandboxPath: IMAGE_NODE_DIR };
+  if (base.kind === "snapshot") {
+    throw new ImageSpecError(`a sandbox snapshot (${base.id}) is already an image in its region: deploy it as it is; build steps on top of a snapshot are not supported yet`);
+  }
   if (base.kind === "ferry/node") {
-    return { key: baseKey({ kind: base.kind, node: process.version }), layers: [], entries: defaultNodeImageBinds(nodeDir()), env: {} };
+    return { key: baseKey({ kind: base.kind, node: process.version }), layers: [], entries: defaultNodeImageBinds(nodeDir()), env: {}, root: "overlay", stepEnv: {} };
   }
   const resolvConf: BaseEntry[] = existsSync("/etc/resolv.conf") ? [{ hostPath: "/etc/resolv.conf", sandboxPath: "/etc/resolv.conf" }] : [];
+  const tools = fullRootBuildTools(join(dirname(layersDir), "tools"));
+  const fullRootEntries = (): BaseEntry[] => [nodeEntry, ...resolvConf, ...tools.entries];
   if (base.kind === "oci") {
     log(`importing OCI image ${base.path}`);
     const imported = await importOci(base.path, layersDir);
+    const overlay = imported.ferryBase === "ferry/node";
     return {
       key: baseKey({ kind: "oci", manifest: imported.manifestDigest, node: process.version }),
       // An image Ferry exported from "ferry/node" carries only its own layers: put the host's base back under them.
-      layers: imported.layers, entries: imported.ferryBase === "ferry/node" ? defaultNodeImageBinds(nodeDir()) : [nodeEntry, ...resolvConf], env: imported.env,
+      layers: imported.layers, entries: overlay ? defaultNodeImageBinds(nodeDir()) : fullRootEntries(), env: imported.env, root: overlay ? "overlay" : "full", stepEnv: overlay ? {} : tools.env,
       ...(imported.workdir ? { workdir: imported.workdir } : {}),
     };
   }
@@ -76,7 +89,9 @@ export const resolveBase = async (base: ImageBase, layersDir: string, log: (line
   return {
     key,
     layers: [{ key, dir, createdBy: `debian-slim ${base.suite}` }],
-    entries: [nodeEntry, ...resolvConf],
+    entries: fullRootEntries(),
     env: {},
+    root: "full",
+    stepEnv: tools.env,
   };
 };

@@ -13,7 +13,7 @@ import type { BuiltImage, ImageLayer, ImageMount } from "./built-image.ts";
 import { stepKey } from "./cache-key.ts";
 import { applyLayer, snapshotTree, writeLayerDiff } from "./layer-fs.ts";
 import { checkLocalInput, copyLocalInput, hashLocalInput, NPM_PROJECT_SKIP } from "./local-inputs.ts";
-import { BUILD_INPUT_DIR, DEFAULT_NPM_DIR, planStep, RUN_FUNCTION_SCRIPT, type StepPlan } from "./step-plan.ts";
+import { BUILD_INPUT_DIR, BUILD_NPM_DIRS_ENV, DEFAULT_NPM_DIR, planStep, RUN_FUNCTION_SCRIPT, type StepPlan } from "./step-plan.ts";
 import { BUILD_PATH, runStep, SANDBOX_MOUNT_PATHS, type BaseEntry } from "./step-sandbox.ts";
 
 /** Default limit on a whole build. */
@@ -87,12 +87,14 @@ export const buildImage = async (spec: ImageSpec, options: BuildOptions): Promis
   let workdir = base.workdir ?? "/";
   let parentKey = base.key;
   const layers: ImageLayer[] = [...base.layers];
+  const npmDirs: string[] = [];
   const total = chain.length;
   for (const [i, step] of chain.entries()) {
     const tag = `[${i + 1}/${total}]`;
     const plan = planStep(step, workdir);
     const key = stepKey(parentKey, step, inputsHash(plan, options.appModule));
     parentKey = key;
+    if (plan.kind === "run" && plan.npmDir !== undefined && !npmDirs.includes(plan.npmDir)) npmDirs.push(plan.npmDir);
     if (step.kind === "env") Object.assign(env, step.vars);
     if (step.kind === "workdir") workdir = step.path;
     if (plan.kind === "meta") {
@@ -109,11 +111,15 @@ export const buildImage = async (spec: ImageSpec, options: BuildOptions): Promis
     if (Date.now() >= deadline) throw new BuildTimeoutError(`${tag} ${plan.label}`, timeoutMs);
     log(`${tag} ${plan.label}`);
     const started = Date.now();
-    const counts = await buildLayer(plan, { layers, entries: base.entries, env, workdir, workDir, dir, key, deadline, tag, timeoutMs, log, appModule: options.appModule, network: options.network ?? true });
+    const counts = await buildLayer(plan, {
+      layers, entries: base.entries, env: { ...base.stepEnv, ...env }, workdir, workDir, dir, key, deadline, tag, timeoutMs, log, appModule: options.appModule, network: options.network ?? true,
+      // The app's bundle imports the image's npm packages by name (a runFunction step): from where the earlier steps installed them.
+      npmDirs: [...npmDirs],
+    });
     log(`${tag} done in ${((Date.now() - started) / 1000).toFixed(1)} s (${counts.changed} changed, ${counts.deleted} deleted)`);
     layers.push(layer);
   }
-  return { key: parentKey, base: spec.base, baseEntries: base.entries, layers, env, workdir, mounts };
+  return { key: parentKey, base: spec.base, baseEntries: base.entries, layers, env, workdir, mounts, root: base.root, npmDirs };
 };
 
 interface LayerJob {
@@ -130,6 +136,7 @@ interface LayerJob {
   readonly log: (line: string) => void;
   readonly appModule: string | undefined;
   readonly network: boolean;
+  readonly npmDirs: ReadonlyArray<string>;
 }
 
 /** Create the base's mount points before the "before" snapshot, so bwrap's own mkdirs never show up in a layer. */
@@ -166,7 +173,7 @@ const buildLayer = async (plan: Exclude<StepPlan, { kind: "meta" }>, job: LayerJ
     if (plan.kind === "copy") copyLocalInput(plan.local, plan.localKind, join(root, plan.remote));
     else {
       if (plan.npmProject !== undefined) {
-        copyLocalInput(plan.npmProject, "dir", join(root, job.workdir === "/" ? DEFAULT_NPM_DIR : job.workdir), NPM_PROJECT_SKIP);
+        copyLocalInput(plan.npmProject, "dir", join(root, plan.npmDir ?? DEFAULT_NPM_DIR), NPM_PROJECT_SKIP);
       }
       const inputs: Array<{ hostPath: string; sandboxPath: string }> = [];
       if (plan.runFunction !== undefined && job.appModule !== undefined) {
@@ -175,7 +182,7 @@ const buildLayer = async (plan: Exclude<StepPlan, { kind: "meta" }>, job: LayerJ
       }
       const result = await runStep({
         root, base: job.entries, inputs, argv: ["/bin/sh", "-c", plan.command],
-        env: { PATH: BUILD_PATH, HOME: "/root", npm_config_cache: "/tmp/.npm", ...job.env },
+        env: { PATH: BUILD_PATH, HOME: "/root", npm_config_cache: "/tmp/.npm", ...(job.npmDirs.length > 0 ? { [BUILD_NPM_DIRS_ENV]: job.npmDirs.join(":") } : {}), ...job.env },
         cwd: job.workdir, network: plan.network && job.network, timeoutMs: Math.max(1, job.deadline - Date.now()), onLine: job.log,
       });
       if (result.timedOut) throw new BuildTimeoutError(`${job.tag} ${plan.label}`, job.timeoutMs);

@@ -21,6 +21,13 @@ export interface ImageMount {
   readonly remote: string;
 }
 
+/**
+ * How a container's root is made from an image: "overlay" puts the image's paths over the node's
+ * own root (host /usr, a minimal /etc: the "ferry/node" base); "full" makes the image the whole
+ * root (Debian and OCI bases), adding only what the platform must (Node runtime, runner, app).
+ */
+export type ImageRoot = "overlay" | "full";
+
 /** A built image: layers over a base, and what a container starting from it needs. */
 export interface BuiltImage {
   /** Key of the image: the last step's key (or the base's). */
@@ -32,4 +39,7 @@ export interface BuiltImage {
   readonly env: Readonly<Record<string, string>>;
   readonly workdir: string;
   readonly mounts: ReadonlyArray<ImageMount>;
+  readonly root: ImageRoot;
+  /** Where its `npmInstall` steps installed (each holds a node_modules), in step order. */
+  readonly npmDirs: ReadonlyArray<string>;
 }

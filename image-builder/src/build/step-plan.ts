@@ -15,7 +15,14 @@ export const BUILD_INPUT_DIR = "/ferry-build";
 export type StepPlan =
   | { readonly kind: "meta"; readonly label: string }
   | { readonly kind: "copy"; readonly label: string; readonly local: string; readonly localKind: "dir" | "file"; readonly remote: string; readonly skipNpm?: boolean }
-  | { readonly kind: "run"; readonly label: string; readonly command: string; readonly network: boolean; readonly npmProject?: string; readonly runFunction?: string };
+  | {
+    readonly kind: "run"; readonly label: string; readonly command: string; readonly network: boolean;
+    /** An npm ci step's project directory on the host. */
+    readonly npmProject?: string;
+    /** Where an npm step installs in the image (its node_modules is there). */
+    readonly npmDir?: string;
+    readonly runFunction?: string;
+  };
 
 /** Quote one word for /bin/sh (pure). */
 export const shellQuote = (word: string): string => (/^[A-Za-z0-9_@%+=:,./^~-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`);
@@ -63,23 +70,44 @@ export const planStep = (step: ImageStep, workdir: string): StepPlan => {
       const flags = "--no-audit --no-fund --no-update-notifier";
       if (step.lockfile !== undefined) {
         const project = posix.dirname(step.lockfile);
-        return { kind: "run", label: `NPM ci ${step.lockfile}`, network: true, npmProject: project, command: `set -e\ncd ${shellQuote(dir)}\nnpm ci ${flags}` };
+        return { kind: "run", label: `NPM ci ${step.lockfile}`, network: true, npmProject: project, npmDir: dir, command: `set -e\ncd ${shellQuote(dir)}\nnpm ci ${flags}` };
       }
       const deps = Object.entries(step.dependencies ?? {});
       if (deps.length === 0) throw new ImageSpecError("npmInstall needs packages ({ name: version }) or { lockfile }");
       const bad = deps.find(([name]) => !NPM_NAME.test(name));
       if (bad) throw new ImageSpecError(`npmInstall: "${bad[0]}" is not an npm package name`);
       const specs = deps.map(([name, range]) => shellQuote(`${name}@${range}`)).join(" ");
-      return { kind: "run", label: `NPM install ${deps.map(([n, r]) => `${n}@${r}`).join(" ")}`, network: true, command: `set -e\nmkdir -p ${shellQuote(dir)}\ncd ${shellQuote(dir)}\nnpm install ${flags} ${specs}` };
+      return { kind: "run", label: `NPM install ${deps.map(([n, r]) => `${n}@${r}`).join(" ")}`, network: true, npmDir: dir, command: `set -e\nmkdir -p ${shellQuote(dir)}\ncd ${shellQuote(dir)}\nnpm install ${flags} ${specs}` };
     }
     case "runFunction":
       return { kind: "run", label: `FUNCTION ${step.function}`, network: true, runFunction: step.function, command: `exec node ${BUILD_INPUT_DIR}/run-function.mjs ${shellQuote(step.function)}` };
   }
 };
 
-/** The driver a runFunction step runs: imports the app's bundle and calls the function locally. */
+/** Environment variable naming (colon-separated) the npm directories earlier steps installed into. */
+export const BUILD_NPM_DIRS_ENV = "FERRY_IMAGE_NPM_DIRS";
+
+/**
+ * The driver a runFunction step runs: imports the app's bundle and calls the function locally.
+ * The bundle leaves the image's npm packages out (bare imports): they resolve from the npm
+ * directories of earlier steps, as in containers (gpu-agent/src/runner/image-packages.ts).
+ */
 export const RUN_FUNCTION_SCRIPT = `
 const name = process.argv[2];
+const npmDirs = (process.env.${BUILD_NPM_DIRS_ENV} ?? "").split(":").filter((d) => d.startsWith("/"));
+if (npmDirs.length > 0) {
+  const { registerHooks } = await import("node:module");
+  const notFound = (e) => e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND";
+  registerHooks({
+    resolve(specifier, context, next) {
+      try { return next(specifier, context); } catch (e) {
+        if (!notFound(e) || /^[./]|^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier)) throw e;
+        for (const d of npmDirs) { try { return next(specifier, { ...context, parentURL: "file://" + d.replace(/\\/+$/, "") + "/" }); } catch (again) { if (!notFound(again)) throw again; } }
+        throw e;
+      }
+    },
+  });
+}
 const mod = await import("${BUILD_INPUT_DIR}/app.mjs");
 const FN = Symbol.for("ferry.function"), APP = Symbol.for("ferry.app");
 let fn;

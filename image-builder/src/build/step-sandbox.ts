@@ -11,8 +11,8 @@ export type BaseEntry = { readonly hostPath: string; readonly sandboxPath: strin
 
 /** Lines of a failed step's log kept for its error. */
 export const LOG_TAIL_LINES = 40;
-/** PATH in build steps: Ferry's Node runtime first, then the usual system directories. */
-export const BUILD_PATH = "/opt/ferry/node:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** PATH in build steps: Ferry's Node runtime first, then the usual system directories, then the tools the builder lends (npm). */
+export const BUILD_PATH = "/opt/ferry/node:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/ferry/bin";
 /** Paths inside a step root that are never part of a layer: the sandbox's own mounts. */
 export const SANDBOX_MOUNT_PATHS = ["proc", "dev", "tmp", "sys", "ferry-build"] as const;
 

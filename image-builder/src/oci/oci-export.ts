@@ -47,8 +47,9 @@ const writeBlob = (dir: string, bytes: Buffer, mediaType: string): OciDescriptor
 
 /**
  * Write `image` as an OCI image layout in `dir` (created). Returns the manifest's descriptor.
- * An image on "ferry/node" exports only its own layers (the base is the host's system files and
- * Node runtime) and says so in the `dev.ferry.image.base` annotation.
+ * An image on "ferry/node" (or on an OCI layout exported from one) exports only its own layers
+ * (the base is the host's system files and Node runtime) and says "ferry/node" in the
+ * `dev.ferry.image.base` annotation; a Debian or OCI image exports its whole root.
  *
  * @example
  * ```ts
@@ -85,7 +86,8 @@ export const exportOci = async (image: BuiltImage, dir: string, options: { reado
     mediaType: OCI_MANIFEST_TYPE,
     config: configDesc,
     layers,
-    annotations: { [FERRY_BASE_ANNOTATION]: image.base.kind, "dev.ferry.image.key": image.key },
+    // An overlay image (on "ferry/node", directly or through an OCI layout exported from one) carries none of its base's files.
+    annotations: { [FERRY_BASE_ANNOTATION]: image.root === "overlay" ? "ferry/node" : image.base.kind, "dev.ferry.image.key": image.key },
   };
   const manifestDesc = writeBlob(dir, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST_TYPE);
   const indexEntry = { ...manifestDesc, annotations: { [OCI_REF_ANNOTATION]: options.tag ?? "latest" } };

@@ -35,6 +35,8 @@ const SubmitInputs = Schema.Struct({
 });
 
 export interface RegionApiDeps {
+  /** With replicated state: the log sequence this region's replica has applied (reported by /internal/health). */
+  readonly stateSeq?: () => number;
   readonly region: string;
   readonly internalToken: string;
   readonly storage: Storage["Service"];
@@ -93,7 +95,7 @@ export const makeRegionApi = (deps: RegionApiDeps) => {
     await next();
   });
 
-  app.get("/internal/health", (c) => c.json({ region: deps.region, ok: true }));
+  app.get("/internal/health", (c) => c.json({ region: deps.region, ok: true, ...(deps.stateSeq ? { stateSeq: deps.stateSeq() } : {}) }));
   if (deps.sandboxRoutes) app.route("/internal", deps.sandboxRoutes);
   if (deps.objects) app.route("/internal", secretApi(deps.objects)).route("/internal", volumeApi(deps.objects.volumes));
   app.route("/internal/schedules", scheduleRoutes());

@@ -1,13 +1,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ConflictError, NotFoundError, PayloadTooLargeError, sandboxPlacementOptions, SIGKILL_EXIT_CODE, UnavailableError,
-  Limits, type FunctionOptions, type FunctionRow, type ResolvedSandboxOptions, type SandboxRow, type SandboxStore, type SnapshotRow,
+  Limits, type BlockStore, type FunctionOptions, type FunctionRow, type ResolvedSandboxOptions, type SandboxRow, type SandboxStore, type SnapshotRow,
 } from "@ferry/core";
 import type { RegionCommand, SandboxStart, SnapshotTaken } from "@ferry/core/node";
 import type { Fleet, TrackedContainer } from "../agents/fleet.ts";
 import type { Broker } from "../broker/broker.ts";
 import { ExecStreams, type ExecTarget } from "./exec-stream.ts";
 import { runEffect } from "./run-effect.ts";
+import { snapshotImage } from "./snapshot-image.ts";
 
 /** Longest a sandbox may take from placement to its exec server ready. */
 export const SANDBOX_READY_TIMEOUT_MS = 60_000;
@@ -50,6 +51,8 @@ export interface SandboxServiceDeps {
   readonly nc: NatsConnection;
   /** The region's internal base URL (agents fetch and upload snapshots there). */
   readonly regionUrl: () => string;
+  /** The region's block store: a snapshot's files become an image there, for functions to start from. */
+  readonly blocks: () => BlockStore;
 }
 
 /**
@@ -186,7 +189,10 @@ export class SandboxService {
     return { containerId: s.containerId, agent, targetId: sandboxId, workspaceId: s.workspaceId };
   }
 
-  /** Tar the sandbox's /tmp and /workspace into a content-addressed snapshot a new sandbox can start from. */
+  /**
+   * Tar the sandbox's /tmp and /workspace into a content-addressed snapshot a new sandbox can
+   * start from, and index its files as an image in the block store, which functions start from.
+   */
   async snapshot(sandboxId: string): Promise<SnapshotRow> {
     const s = this.live.get(sandboxId);
     const agent = s && this.deps.fleet.agents.get(s.agentId);
@@ -207,7 +213,11 @@ export class SandboxService {
       }
       throw new UnavailableError({ message: `snapshot of sandbox ${sandboxId} failed: ${taken.error}` });
     }
-    return runEffect(this.deps.store.createSnapshot({ workspaceId: s.workspaceId, sandboxId, hash: taken.hash, sizeBytes: taken.sizeBytes }));
+    const archive = await runEffect(this.deps.store.getSnapshotBlob(taken.hash));
+    const imageId = await snapshotImage(archive, this.deps.blocks()).catch((e: unknown) => {
+      throw new UnavailableError({ message: `snapshot of sandbox ${sandboxId} could not be made an image: ${e instanceof Error ? e.message : String(e)}` });
+    });
+    return runEffect(this.deps.store.createSnapshot({ workspaceId: s.workspaceId, sandboxId, hash: taken.hash, sizeBytes: taken.sizeBytes, imageId }));
   }
 
   private addSandboxSettings(command: RegionCommand): RegionCommand {

@@ -3,7 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ImageSpec } from "@ferry/core";
 import { build, type Plugin } from "esbuild";
+import { discoverApp } from "./discover-app.ts";
+import { externalPatterns, imagePackageNames, stubMissingPackages, uncoveredSpecifiers } from "./image-packages.ts";
 
 /** The SDK's own entry: a user's `import "ferry"` resolves here in both bundles. */
 const SDK_ENTRY = fileURLToPath(new URL("../index.ts", import.meta.url));
@@ -40,8 +43,11 @@ export interface AppBundle {
 }
 
 /**
- * Bundle a user's app file with esbuild, twice: once self-contained for containers, once
- * importable here with `ferry` resolved to this SDK so the CLI sees the app's real handles.
+ * Bundle a user's app file with esbuild, twice: once importable here with `ferry` resolved to
+ * this SDK so the CLI sees the app's real handles (imported once here, to learn the app's
+ * images), then self-contained for containers, less the packages the images' `npmInstall`
+ * provides (containers resolve those from the image; see image-packages.ts). A package missing
+ * locally is fine when an image provides it; otherwise bundling fails naming it.
  *
  * @example
  * ```ts
@@ -51,12 +57,40 @@ export interface AppBundle {
  */
 export const bundleApp = async (file: string): Promise<AppBundle> => {
   const entry = resolve(file);
-  let shipped, local;
+  const unresolved = new Set<string>();
+  const local = await bundling(file, () => build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("shared"), stubMissingPackages(unresolved)], outfile: "app.mjs" }));
+  const dir = await mkdtemp(join(tmpdir(), "ferry-app-"));
+  const dispose = () => rm(dir, { recursive: true, force: true });
   try {
-    [shipped, local] = await Promise.all([
-      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("bundle")], outfile: "app.mjs", metafile: true }),
-      build({ ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("shared")], outfile: "app.mjs" }),
-    ]);
+    const localPath = join(dir, "app.mjs");
+    await writeFile(localPath, local.outputFiles[0].contents);
+    const localModuleUrl = pathToFileURL(localPath).href;
+    const packages = imagePackageNames(await appImages(localModuleUrl, file));
+    const missing = uncoveredSpecifiers(unresolved, packages);
+    if (missing.length > 0) {
+      throw new Error(`cannot bundle ${file}: could not resolve ${missing.map((m) => `"${m}"`).join(", ")}: install ${missing.length === 1 ? "it" : "them"} (npm install), or add ${missing.length === 1 ? "it" : "them"} to the image's npmInstall`);
+    }
+    const shipped = await bundling(file, () => build({
+      ...BUILD_DEFAULTS, entryPoints: [entry], plugins: [ferryResolver("bundle")], outfile: "app.mjs", metafile: true, external: externalPatterns(packages),
+    }));
+    const code = shipped.outputFiles[0].contents;
+    return {
+      code,
+      sha256: createHash("sha256").update(code).digest("hex"),
+      inputs: userInputs(entry, shipped.metafile?.inputs ?? {}),
+      localModuleUrl,
+      dispose,
+    };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+};
+
+/** Run an esbuild build, its first error as "cannot bundle FILE: where: what". */
+const bundling = async <R>(file: string, run: () => Promise<R>): Promise<R> => {
+  try {
+    return await run();
   } catch (e) {
     const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
     if (errors?.length) {
@@ -66,17 +100,18 @@ export const bundleApp = async (file: string): Promise<AppBundle> => {
     }
     throw e;
   }
-  const code = shipped.outputFiles[0].contents;
-  const dir = await mkdtemp(join(tmpdir(), "ferry-app-"));
-  const localPath = join(dir, "app.mjs");
-  await writeFile(localPath, local.outputFiles[0].contents);
-  return {
-    code,
-    sha256: createHash("sha256").update(code).digest("hex"),
-    inputs: userInputs(entry, shipped.metafile?.inputs ?? {}),
-    localModuleUrl: pathToFileURL(localPath).href,
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
+};
+
+/** The image specs of the app a local module exports (none when it exports no usable app: the caller's discovery says why). */
+const appImages = async (moduleUrl: string, file: string): Promise<ImageSpec[]> => {
+  const mod = (await import(moduleUrl)) as Record<string, unknown>;
+  let found: ReturnType<typeof discoverApp>;
+  try {
+    found = discoverApp(mod, file);
+  } catch {
+    return [];
+  }
+  return found.functions.flatMap((f) => (f.options.image === undefined ? [] : [f.options.image as ImageSpec]));
 };
 
 /** The SDK's own folder: its files are not the user's to watch. */

@@ -1,5 +1,6 @@
 import { FerryClient, type DeployResponse } from "../client/ferry-client.ts";
 import { bundleApp, type AppBundle } from "../bundling/bundle-app.ts";
+import { appFingerprints } from "../bundling/function-fingerprints.ts";
 import { discoverApp, type DiscoveredApp } from "../bundling/discover-app.ts";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,6 +29,8 @@ const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffs
 export interface DeployFileOptions {
   readonly mode: "deployed" | "ephemeral";
   readonly environment?: string;
+  /** Deploy to exactly these regions (`ferry deploy --region us-east,eu-west`); every region when left out. */
+  readonly regions?: ReadonlyArray<string>;
   readonly onProgress?: (line: string) => void;
   /** Runs once the app is known, before anything is built or uploaded; throw to refuse the deploy. */
   readonly check?: (discovered: DiscoveredApp) => Promise<void>;
@@ -41,13 +44,17 @@ export const deployFile = async (client: FerryClient, file: string, opts: Deploy
     const discovered = discoverApp(mod, file);
     await opts.check?.(discovered);
     const images = await publishAppImages(client, discovered, bundle.code, opts.onProgress);
+    const deployed = new Map(discovered.functions.map((f) => [f.name, { ...f.options, ...images.options.get(f.name) }]));
+    // Each function's own code: a redeploy restarts only the functions whose fingerprint changed.
+    const fingerprints = await appFingerprints(bundle, discovered.functions.map((f) => ({ name: f.name, handle: f.handle, options: deployed.get(f.name) })));
     opts.onProgress?.(`deploying app ${discovered.app.name} (${discovered.functions.length} function${discovered.functions.length === 1 ? "" : "s"}, ${(bundle.code.byteLength / 1024).toFixed(0)} KiB)`);
     const response = await client.deploy({
       name: discovered.app.name,
       mode: opts.mode,
       environment: opts.environment,
+      ...(opts.regions !== undefined ? { regions: [...opts.regions] } : {}),
       bundle: toBase64(bundle.code),
-      functions: discovered.functions.map((f) => ({ name: f.name, options: { ...f.options, ...images.options.get(f.name) } })),
+      functions: discovered.functions.map((f) => ({ name: f.name, options: { ...deployed.get(f.name), codeFingerprint: fingerprints.get(f.name) } })),
     });
     for (const f of discovered.functions) {
       const id = response.functions.find((r) => r.name === f.name)?.id;

@@ -15,6 +15,9 @@ import { imageCommand } from "./image-commands.ts";
 import { serveCommand } from "./serve-command.ts";
 import { dictCommand, queueCommand } from "./store-commands.ts";
 import { streamAppLogs } from "./stream-logs.ts";
+import { regionCommand } from "./region-commands.ts";
+import { startMultiRegionPlatform } from "../platform/multi-region-platform.ts";
+import { endpointUrls, formatEndpointLine } from "../endpoints/endpoint-urls.ts";
 
 const VERSION = "0.1.0";
 
@@ -35,8 +38,23 @@ const up = Command.make("up", {
   simulateClouds: Flag.Boolean("simulate-clouds").pipe(
     Flag.withDescription("Let the broker provision nodes from simulated clouds priced by the real GPU catalogs (as local agent processes)"),
     Flag.withDefault(false)),
-}, action(async ({ agents, port, stateDir, gpus, simulateClouds }) => {
+  regions: Flag.String("regions").pipe(Flag.withDescription("Start several regions, e.g. us-east,eu-west: each with its own NATS and processes, state replicated"), Flag.optional),
+}, action(async ({ agents, port, stateDir, gpus, simulateClouds, regions }) => {
+  const regionList = Option.getOrUndefined(regions)?.split(",").map((r) => r.trim()).filter((r) => r.length > 0);
+  if (regionList !== undefined && regionList.length > 1) {
+    if (simulateClouds) throw new Error("--simulate-clouds runs with one region for now; leave out --regions or --simulate-clouds");
+    const multi = await startMultiRegionPlatform({ regions: regionList, agentsPerRegion: agents, port, stateDir: Option.getOrUndefined(stateDir), gpus: Option.getOrUndefined(gpus) });
+    const profile = await writeProfile({ url: multi.url, token: multi.token });
+    process.stdout.write(`Ferry is up with regions ${regionList.join(", ")}\n  url:   ${multi.url}\n  token: ${multi.token}\n  state: ${multi.stateDir} (state cluster ${multi.stateCluster.urls})\n${
+      multi.regions.map((r) => `  region ${r.name}: ${r.httpUrl}, nats ${r.natsUrl}, ${agents} agent(s)`).join("\n")}\nprofile written to ${profile}; stop with Ctrl-C\n`);
+    await waitForSignal();
+    info("stopping");
+    await removeProfileFor(multi.url);
+    await multi.stop();
+    return;
+  }
   const platform = await startLocalPlatform({
+    region: regionList?.[0],
     agents, port, stateDir: Option.getOrUndefined(stateDir), gpus: Option.getOrUndefined(gpus), providers: simulateClouds ? {} : undefined,
   });
   const profile = await writeProfile({ url: platform.url, token: platform.token });
@@ -55,16 +73,22 @@ const run = Command.make("run", {
 const deploy = Command.make("deploy", {
   file: Argument.String("file"),
   env: Flag.String("env").pipe(Flag.withDescription("Environment"), Flag.optional),
+  region: Flag.String("region").pipe(Flag.withDescription("Deploy to exactly these regions, e.g. us-east,eu-west (default: every region)"), Flag.optional),
   json,
-}, action(async ({ file, env, json }) => {
+}, action(async ({ file, env, region, json }) => {
   const c = await client();
-  const deployed = await deployFile(c, file, { mode: "deployed", environment: Option.getOrUndefined(env), onProgress: json ? undefined : info });
+  const regions = Option.getOrUndefined(region)?.split(",").map((r) => r.trim()).filter((r) => r.length > 0);
+  const deployed = await deployFile(c, file, { mode: "deployed", environment: Option.getOrUndefined(env), regions, onProgress: json ? undefined : info });
   await deployed.dispose();
   const r = deployed.response;
-  if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  // Web endpoints: their public URLs.
+  const hasEndpoints = deployed.discovered.functions.some((f) => f.options.endpoint !== undefined);
+  const endpoints = hasEndpoints ? await endpointUrls(c, r.app.name, r.app.environment) : [];
+  if (json) process.stdout.write(`${JSON.stringify(hasEndpoints ? { ...r, endpoints } : r)}\n`);
   else {
     process.stdout.write(`deployed app ${r.app.name} (${r.app.id}) in environment ${r.app.environment}\n`);
     for (const f of r.functions) process.stdout.write(`  ${r.app.name}.${f.name}  ${f.id}  Function.lookup("${r.app.name}", "${f.name}")\n`);
+    if (endpoints.length > 0) process.stdout.write(`web endpoints:\n${endpoints.map(formatEndpointLine).join("\n")}\n`);
   }
 })).pipe(Command.withDescription("Deploy an app for good"));
 
@@ -104,7 +128,15 @@ const callCancel = Command.make("cancel", { id: Argument.String("id") }, action(
 }));
 const callCmd = Command.make("call").pipe(Command.withDescription("Spawned calls"), Command.withSubcommands([callGet, callCancel]));
 
-const tokenNew = Command.make("new", { name: Flag.String("name").pipe(Flag.withDefault("cli")), json }, action(async ({ name, json }) => {
+const tokenNew = Command.make("new", {
+  name: Flag.String("name").pipe(Flag.withDefault("cli")),
+  endpoint: Flag.String("endpoint").pipe(Flag.withDescription("Make a token that opens only this app's auth: \"token\" web endpoints"), Flag.optional),
+  json,
+}, action(async ({ name, endpoint, json }) => {
+  if (Option.isSome(endpoint)) {
+    const t = await (await client()).request<{ id: string; name: string; app: string; token: string }>("POST", "/v1/endpoint-tokens", { app: endpoint.value, ...(name === "cli" ? {} : { name }) });
+    return void process.stdout.write(json ? `${JSON.stringify(t)}\n` : `endpoint token ${t.id} (${t.name}) for app ${t.app}'s web endpoints: ${t.token}\nit is shown once; store it now\n`);
+  }
   const t = await (await client()).request<{ id: string; name: string; token: string }>("POST", "/v1/tokens", { name });
   process.stdout.write(json ? `${JSON.stringify(t)}\n` : `token ${t.id} (${t.name}): ${t.token}\nit is shown once; store it now\n`);
 }));
@@ -186,7 +218,7 @@ const gpuCmd = Command.make("gpu").pipe(Command.withDescription("GPU capacity"),
 
 const root = Command.make("ferry").pipe(
   Command.withDescription("Ferry: serverless compute for TypeScript"),
-  Command.withSubcommands([up, run, deploy, serveCommand, shellCommand, containerCommand, appCmd, callCmd, tokenCmd, agent, usage, gpuCmd, dictCommand, queueCommand, secretCommand, volumeCommand, imageCommand]),
+  Command.withSubcommands([up, run, deploy, serveCommand, shellCommand, containerCommand, appCmd, callCmd, tokenCmd, agent, regionCommand, usage, gpuCmd, dictCommand, queueCommand, secretCommand, volumeCommand, imageCommand]),
 );
 
 /** The `ferry` CLI's entry: parse `argv` (without node and script) and run. */

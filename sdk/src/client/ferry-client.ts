@@ -75,7 +75,7 @@ export class FerryClient {
     return res;
   }
 
-  deploy(body: { name: string; mode: "deployed" | "ephemeral"; environment?: string; bundle: string; functions: ReadonlyArray<{ name: string; options: unknown }> }): Promise<DeployResponse> {
+  deploy(body: { name: string; mode: "deployed" | "ephemeral"; environment?: string; regions?: string[]; bundle: string; functions: ReadonlyArray<{ name: string; options: unknown }> }): Promise<DeployResponse> {
     return this.request("POST", "/v1/apps", body);
   }
 

@@ -1,4 +1,4 @@
-import type { ImageSpec } from "@ferry/core";
+import type { EndpointOption, ImageSpec } from "@ferry/core";
 import type { Schedule } from "../schedules/schedule.ts";
 import type { Secret } from "../secrets/secret.ts";
 import type { Volume } from "../volumes/volume.ts";
@@ -42,6 +42,8 @@ export interface FunctionOptions {
   readonly volumes?: Readonly<Record<string, Volume>>;
   /** Run on its own on a schedule while the app is deployed: `Cron("0 * * * *")` or `Period({ minutes: 5 })`. */
   readonly schedule?: Schedule;
+  /** Set by `app.endpoint` and `app.webApp` (not for `app.function`): the function is served over HTTP. */
+  readonly endpoint?: EndpointOption;
 }
 
 /** The options that travel in the deploy manifest (everything but the name; an `Image` as its spec). */

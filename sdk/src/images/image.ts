@@ -72,6 +72,28 @@ export class Image {
     return new Image({ kind: "oci", path: resolve(path) }, []);
   }
 
+  /**
+   * A sandbox's files (`sb.snapshotFilesystem()` returns this), by snapshot id, from any process:
+   * new sandboxes start from it with its /tmp and /workspace, and functions deployed with it read
+   * its /workspace. A snapshot of another workspace is not found. Build steps on top of it are
+   * refused at deploy for now.
+   *
+   * @example
+   * ```ts
+   * const snap = Image.fromSnapshot("sn-0k3x9…");
+   * export const report = app.function({ image: snap }, async () => readFile("/workspace/report.txt", "utf8"));
+   * ```
+   */
+  static fromSnapshot(id: string): Image {
+    if (!/^sn-[0-9a-z]+$/.test(id)) throw new Error(`"${id}" is not a snapshot id: expected sn-…, as sb.snapshotFilesystem() returns`);
+    return new Image({ kind: "snapshot", id }, []);
+  }
+
+  /** The snapshot id of an image that starts from a sandbox snapshot (`Image.fromSnapshot(id)` in another process); undefined otherwise. */
+  get snapshotId(): string | undefined {
+    return this.base.kind === "snapshot" ? this.base.id : undefined;
+  }
+
   /** Install Debian packages (needs a Debian base: `Image.debianSlim()` or a Debian OCI image). */
   aptInstall(...packages: ReadonlyArray<string>): Image {
     return this.add({ kind: "aptInstall", packages: [...packages] });

@@ -7,17 +7,23 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeImageIndex, imageBlocks, type ImageIndex, type ImageSpec } from "@ferry/core";
-import { buildImage, canonicalJson, flattenImage, ImageSpecError, indexDirectory, LocalDirBlockStore, type BuiltImage } from "@ferry/image-builder";
+import { buildImage, canonicalJson, flattenImage, indexDirectory, LocalDirBlockStore, type BuiltImage } from "@ferry/image-builder";
 // Not part of the builder's public surface: the same copy its COPY steps make, by path.
 import { copyLocalInput } from "../../../image-builder/src/build/local-inputs.ts";
 import type { FerryClient } from "../client/ferry-client.ts";
 import { uploadImage, type ImageUploadReport } from "./image-upload.ts";
+import { snapshotImageOptions } from "./snapshot-images.ts";
+import { clearSandboxMountPoints } from "./sandbox-mount-points.ts";
 
 /** The manifest options a function with a built image carries (see core's FunctionOptions). */
 export interface ImageManifestOptions {
   readonly imageId: string;
   readonly imageEnv: Readonly<Record<string, string>>;
   readonly imageWorkdir: string;
+  /** "full" for a Debian or OCI base (the image is the container's whole root); "overlay" for "ferry/node". */
+  readonly imageRoot: "overlay" | "full";
+  /** Where the image's npmInstall steps installed: the runner resolves the bundle's bare imports there. */
+  readonly imageNpmDirs: ReadonlyArray<string>;
 }
 
 /** One published image. */
@@ -40,9 +46,6 @@ export interface PublishImagesOptions {
   readonly force?: boolean;
 }
 
-/** Bases whose images can run on an agent today: their root comes from the node, only the layers from the image. */
-const RUNNABLE_BASES = new Set(["ferry/node"]);
-
 /** The index of a built image: from the cache when it has no start-time local files, else laid out and indexed now. */
 const indexBuiltImage = async (built: BuiltImage, staging: LocalDirBlockStore, cacheDir: string): Promise<ImageIndex> => {
   const cached = join(cacheDir, "indexes", `${built.key}.json`);
@@ -58,6 +61,7 @@ const indexBuiltImage = async (built: BuiltImage, staging: LocalDirBlockStore, c
   try {
     const root = join(scratch, "root");
     flattenImage(built, root);
+    clearSandboxMountPoints(root);
     // Local files "mounted at start" (copy: false) join the tree here, after every build step:
     // editing them changes only their own blocks, never a layer.
     for (const m of built.mounts) copyLocalInput(m.local, m.kind, join(root, m.remote));
@@ -75,8 +79,8 @@ const indexBuiltImage = async (built: BuiltImage, staging: LocalDirBlockStore, c
 /**
  * Build, index and upload every distinct image among `functions` (deduplicated by spec); returns
  * the manifest options for each function that has one, and what each image cost to publish.
- * Throws the builder's errors (a failed step names its command, exit code and log tail) and
- * `ImageSpecError` for a base containers cannot start from yet.
+ * Throws the builder's errors (a failed step names its command, exit code and log tail, a
+ * Debian base without mmdebstrap says how to install it).
  *
  * @example
  * ```ts
@@ -101,8 +105,11 @@ export const publishImages = async (
   const staging = new LocalDirBlockStore(join(opts.cacheDir, "blocks"));
   const log = opts.onProgress ?? (() => {});
   for (const { spec, users } of bySpec.values()) {
-    if (!RUNNABLE_BASES.has(spec.base.kind)) {
-      throw new ImageSpecError(`functions ${users.join(", ")}: containers cannot start from a "${spec.base.kind}" base yet; use Image.base("ferry/node") (build it alone with \`ferry image build\`)`);
+    // A sandbox snapshot is already an image in the region: nothing to build or upload.
+    if (spec.base.kind === "snapshot") {
+      const snapshot = await snapshotImageOptions(client, spec, users);
+      for (const name of users) options.set(name, snapshot);
+      continue;
     }
     log(`building image for ${users.join(", ")} (${spec.base.kind}, ${spec.steps.length} steps)`);
     const built = await buildImage(spec, { cacheDir: opts.cacheDir, appModule: opts.appModule, onLog: log, force: opts.force });
@@ -110,7 +117,9 @@ export const publishImages = async (
     const report = await uploadImage(client, index, staging, log);
     log(`image ${report.imageId.slice(0, 12)}: ${index.entries.length} paths, ${report.blocks} blocks (${(report.bytes / 1024 / 1024).toFixed(1)} MiB), ${report.uploadedBlocks} uploaded`);
     images.push({ ...report, key: built.key, functions: users });
-    for (const name of users) options.set(name, { imageId: report.imageId, imageEnv: built.env, imageWorkdir: built.workdir });
+    for (const name of users) {
+      options.set(name, { imageId: report.imageId, imageEnv: built.env, imageWorkdir: built.workdir, imageRoot: built.root, imageNpmDirs: built.npmDirs });
+    }
   }
   return { options, images };
 };

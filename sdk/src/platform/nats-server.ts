@@ -25,19 +25,47 @@ export interface RunningNats {
   stop(): Promise<void>;
 }
 
+/** A clustered server's place in its cluster (JetStream clustering needs a name and routes). */
+export interface NatsClusterMember {
+  /** Unique among the cluster's servers. */
+  readonly serverName: string;
+  readonly clusterName: string;
+  /** This server's route port (known in advance: the other members' routes name it). */
+  readonly routePort: number;
+  /** Every member's route port, this one's included. */
+  readonly routePorts: ReadonlyArray<number>;
+}
+
+/** Options of `startNatsServer`. */
+export interface NatsServerOptions {
+  /** Client port; a free one when left out. */
+  readonly port?: number;
+  readonly binary?: string;
+  /** Join a JetStream cluster (see infra/nats/ for the production layout). */
+  readonly cluster?: NatsClusterMember;
+}
+
+/** The configuration file of one local server (the layout infra/nats/ documents for production). */
+export const natsConfig = (dir: string, opts: NatsServerOptions): string => [
+  `listen: 127.0.0.1:${opts.port ?? -1}`,
+  `max_payload: ${NATS_MAX_PAYLOAD}`,
+  ...(opts.cluster ? [`server_name: ${opts.cluster.serverName}`] : []),
+  `jetstream { store_dir: "${join(dir, "jetstream")}", max_memory_store: 256MB, max_file_store: 8GB }`,
+  ...(opts.cluster ? [
+    `cluster { name: ${opts.cluster.clusterName}, listen: 127.0.0.1:${opts.cluster.routePort}, routes: [${
+      opts.cluster.routePorts.filter((p) => p !== opts.cluster!.routePort).map((p) => `nats-route://127.0.0.1:${p}`).join(", ")}] }`,
+  ] : []),
+  "",
+].join("\n");
+
 /**
  * Start a real `nats-server` with JetStream, storing in `dir`, on a free loopback port (the
  * server picks it; we read it from its log, so there is no race for the port).
  */
-export const startNatsServer = async (dir: string, opts: { port?: number; binary?: string } = {}): Promise<RunningNats> => {
+export const startNatsServer = async (dir: string, opts: NatsServerOptions = {}): Promise<RunningNats> => {
   await mkdir(join(dir, "jetstream"), { recursive: true });
   const config = join(dir, "nats.conf");
-  await writeFile(config, [
-    `listen: 127.0.0.1:${opts.port ?? -1}`,
-    `max_payload: ${NATS_MAX_PAYLOAD}`,
-    `jetstream { store_dir: "${join(dir, "jetstream")}", max_memory_store: 256MB, max_file_store: 8GB }`,
-    "",
-  ].join("\n"));
+  await writeFile(config, natsConfig(dir, opts));
   const child = spawn(opts.binary ?? findNatsServer(), ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise<string>((resolve, reject) => {
     let log = "";

@@ -1,7 +1,7 @@
 import { App } from "../app.ts";
 import { FerryClient } from "../client/ferry-client.ts";
 import { ContainerProcess, type ExecOptions } from "./container-process.ts";
-import { SandboxSnapshot } from "./sandbox-snapshot.ts";
+import { Image, isImage } from "../images/image.ts";
 
 /** Options of `Sandbox.create`; durations in seconds. */
 export interface SandboxCreateOptions {
@@ -9,8 +9,8 @@ export interface SandboxCreateOptions {
   readonly app: App | string;
   /** The app's environment (default "main"). */
   readonly environment?: string;
-  /** Start from a snapshot (`sb.snapshotFilesystem()`), or its id. Default: the default image, "ferry/node". */
-  readonly image?: SandboxSnapshot | string;
+  /** Start from a snapshot (the `Image` `sb.snapshotFilesystem()` returns), or its id. Default: the default image, "ferry/node". */
+  readonly image?: Image | string;
   /** Seconds from creation until it is terminated (default 300, at most 86,400). */
   readonly timeout?: number;
   /** Terminate it after this many seconds with no exec running (default: never). */
@@ -85,13 +85,11 @@ export class Sandbox {
   static async create(options: SandboxCreateOptions, client?: FerryClient): Promise<Sandbox> {
     const c = client ?? await FerryClient.fromEnvironment();
     const { app, image, ...rest } = options;
-    if (image !== undefined && typeof image !== "string" && !(image instanceof SandboxSnapshot)) {
-      throw new TypeError("Sandbox.create: image must be a snapshot from sb.snapshotFilesystem() (or its id); built images arrive with the image builder");
-    }
+    const snapshotId = image === undefined || typeof image === "string" ? image : snapshotOf(image);
     const info = await c.request<SandboxInfo>("POST", "/v1/sandboxes", {
       ...rest,
       app: app instanceof App ? app.name : app,
-      ...(image === undefined ? {} : { image: typeof image === "string" ? image : image.id }),
+      ...(snapshotId === undefined ? {} : { image: snapshotId }),
     });
     return new Sandbox(info.id, c);
   }
@@ -127,10 +125,22 @@ export class Sandbox {
     }
   }
 
-  /** Snapshot its /tmp and /workspace; start new sandboxes from it with `image`. */
-  async snapshotFilesystem(): Promise<SandboxSnapshot> {
-    const s = await (await this.client).request<{ id: string; sandboxId: string; hash: string; sizeBytes: number; createdAt: number }>(
-      "POST", `/v1/sandboxes/${encodeURIComponent(this.id)}/snapshot`);
-    return new SandboxSnapshot(s);
+  /**
+   * Snapshot its /tmp and /workspace as an `Image`: start new sandboxes from it (`image`), or
+   * deploy functions with it (`app.function({ image: snap }, …)`), which read its /workspace.
+   */
+  async snapshotFilesystem(): Promise<Image> {
+    const s = await (await this.client).request<{ id: string }>("POST", `/v1/sandboxes/${encodeURIComponent(this.id)}/snapshot`);
+    return Image.fromSnapshot(s.id);
   }
 }
+
+/** The snapshot id a sandbox starts from: only a snapshot as it is (sandboxes run no build steps). */
+const snapshotOf = (image: Image): string => {
+  if (!isImage(image)) throw new TypeError("Sandbox.create: image must be a snapshot from sb.snapshotFilesystem() (or its id)");
+  const spec = image.toSpec();
+  if (spec.base.kind !== "snapshot" || spec.steps.length > 0) {
+    throw new TypeError("Sandbox.create: a sandbox starts from a snapshot (sb.snapshotFilesystem(), or its id) with no steps added; built images run functions (app.function({ image }))");
+  }
+  return spec.base.id;
+};

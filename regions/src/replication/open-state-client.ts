@@ -1,0 +1,71 @@
+import type { Client } from "@libsql/client";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Effect } from "effect";
+import { migrate } from "@ferry/core";
+import { connectNats, openLibsql } from "@ferry/core/node";
+import { StateReplica } from "./state-replica.ts";
+
+/** Where a process's platform state comes from. */
+export interface StateClientOptions {
+  /** The local database: the whole state (one region), or this process's replica of it. */
+  readonly databaseUrl: string;
+  /** With this, the database is a replica of the replicated state log on this state cluster. */
+  readonly replication?: {
+    /** Every state-cluster server's client URL, comma-separated. */
+    readonly natsUrls: string;
+    /** This replica's name in log entries (a region's name, or "edge"). */
+    readonly origin: string;
+    /** Copies of the log (default 3). */
+    readonly replicas?: number;
+  };
+  readonly log?: (line: string) => void;
+}
+
+/** An open state client. */
+export interface StateClient {
+  /** What the stores use: reads local, writes through the log when replicated. */
+  readonly client: Client;
+  /** Present when replicated. */
+  readonly replica?: StateReplica;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the platform state for a region or an edge: a plain libSQL database, or (with
+ * `replication`) a migrated local replica that has caught up with the state log.
+ *
+ * @example
+ * ```ts
+ * const state = await openStateClient({ databaseUrl: "file:us-east.db", replication: { natsUrls, origin: "us-east" } });
+ * ```
+ */
+export const openStateClient = async (opts: StateClientOptions): Promise<StateClient> => {
+  const local = await openLibsql(opts.databaseUrl);
+  if (!opts.replication) return { client: local, close: async () => local.close() };
+  let nc: NatsConnection | undefined;
+  try {
+    // The schema is code's, not the log's: every replica migrates its own database.
+    await Effect.runPromise(migrate(local));
+    nc = await connectNats(opts.replication.natsUrls, `ferry-state-${opts.replication.origin}`);
+    const replica = await StateReplica.open({ local, nc, origin: opts.replication.origin, replicas: opts.replication.replicas, log: opts.log });
+    const conn = nc;
+    return {
+      client: replica.client,
+      replica,
+      close: async () => {
+        await replica.close();
+        await conn.drain().catch(() => undefined);
+        local.close();
+      },
+    };
+  } catch (e) {
+    await nc?.close().catch(() => undefined);
+    local.close();
+    throw e;
+  }
+};
+
+/** The header an edge sends with the state sequence it has seen, so a region answers only once it has applied as much. */
+export const STATE_SEQ_HEADER = "x-ferry-state-seq";
+/** How long a region waits to catch up with a request's state sequence before answering anyway. */
+export const STATE_SEQ_WAIT_MS = 2_000;

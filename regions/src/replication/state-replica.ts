@@ -1,0 +1,300 @@
+/**
+ * A replica of the platform state: a local libSQL database that applies, in order, every entry of
+ * the replicated state log (a JetStream stream kept on a majority of the state cluster's servers,
+ * one or more per region). Reads are local. A write is published to the log (acknowledged once a
+ * majority of the stream's replicas stored it) and returns when this replica has applied it, with
+ * the result of that application: so a writer reads its own writes, and conditional writes (an
+ * `INSERT … ON CONFLICT DO NOTHING` claiming a schedule tick) have one winner everywhere, because
+ * every replica applies the same entries in the same order.
+ */
+import { randomBytes } from "node:crypto";
+import { DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Client, InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import { decodeStatement, encodeStatement, isWriteStatement, parseLogEntry, type LogEntry } from "./log-entry.ts";
+
+/** The stream holding the state log. */
+export const STATE_STREAM = "FERRY_STATE";
+/** Its one subject. */
+export const STATE_SUBJECT = "ferry.state.log";
+/** How long a write waits for the log's acknowledgement and its local application. */
+export const DEFAULT_STATE_WRITE_TIMEOUT_MS = 10_000;
+/** How long opening waits for the state cluster to accept the stream (it may still be electing). */
+const STREAM_READY_TIMEOUT_MS = 30_000;
+/** Retried publishes with the same id within this window are stored once. */
+const DUPLICATE_WINDOW_NS = 120 * 1e9;
+/** Pause between publish attempts while the state cluster cannot take a write. */
+const PUBLISH_RETRY_MS = 100;
+/** Lifetime of each pull of the applier's consumer; its heartbeats are half of it. */
+const CONSUME_EXPIRES_MS = 2_000;
+/** Missed heartbeats after which the applier's consumer is recreated elsewhere. */
+const HEARTBEATS_MISSED_BEFORE_RESTART = 2;
+/** Pause between attempts to recreate it. */
+const RESTART_CONSUMER_MS = 250;
+/** The local table that records how far this replica applied the log. */
+const PROGRESS_TABLE = "ferry_replica";
+
+/** Options of `StateReplica.open`. */
+export interface StateReplicaOptions {
+  /** The replica's own database, already migrated. */
+  readonly local: Client;
+  /** A connection to the state cluster (every member's URL, so losing one server is survived). */
+  readonly nc: NatsConnection;
+  /** Who writes through this replica (a region's name, or "edge"); recorded in each entry. */
+  readonly origin: string;
+  /** Copies of the log the state cluster keeps (default 3; at most the cluster's size). */
+  readonly replicas?: number;
+  readonly writeTimeoutMs?: number;
+  /** Told about entries that failed to apply (the same everywhere: a constraint, a bad statement). */
+  readonly log?: (line: string) => void;
+}
+
+/** Raised when the log cannot take a write (no majority of the state cluster is reachable). */
+export class StateLogUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateLogUnavailableError";
+  }
+}
+
+type Settle = { resolve: (r: ResultSet[]) => void; reject: (e: unknown) => void };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Ensure the log's stream exists, waiting while the state cluster elects its leaders. */
+const ensureStream = async (jsm: JetStreamManager, replicas: number): Promise<void> => {
+  const deadline = Date.now() + STREAM_READY_TIMEOUT_MS;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await jsm.streams.info(STATE_STREAM);
+      return;
+    } catch (e) {
+      last = e;
+    }
+    try {
+      await jsm.streams.add({
+        name: STATE_STREAM, subjects: [STATE_SUBJECT], storage: StorageType.File, retention: RetentionPolicy.Limits,
+        num_replicas: replicas, duplicate_window: DUPLICATE_WINDOW_NS,
+      });
+      return;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new StateLogUnavailableError(`the state log stream ${STATE_STREAM} is not available: ${String(last)}`, { cause: last });
+};
+
+/**
+ * One replica of the platform state.
+ *
+ * @example
+ * ```ts
+ * const replica = await StateReplica.open({ local: await openLibsql("file:us-east.db"), nc, origin: "us-east" });
+ * const storage = Storage.layerClient(replica.client); // reads local, writes through the log
+ * ```
+ */
+export class StateReplica {
+  /** The libSQL `Client` the platform's stores use: reads local, writes replicated. */
+  readonly client: Client;
+  private readonly opts: StateReplicaOptions;
+  private readonly js: JetStreamClient;
+  private applied = 0;
+  private readonly pending = new Map<string, Settle>();
+  private readonly seqWaiters = new Set<{ seq: number; wake: () => void }>();
+  private stopConsuming: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(opts: StateReplicaOptions) {
+    this.opts = opts;
+    this.js = jetstream(opts.nc);
+    this.client = this.facade();
+  }
+
+  /** Open a replica: create its progress table, make sure the log exists, and catch up with it. */
+  static async open(opts: StateReplicaOptions): Promise<StateReplica> {
+    await opts.local.execute(`CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), applied_seq INTEGER NOT NULL)`);
+    await opts.local.execute(`INSERT INTO ${PROGRESS_TABLE} (id, applied_seq) VALUES (1, 0) ON CONFLICT(id) DO NOTHING`);
+    const replica = new StateReplica(opts);
+    const rs = await opts.local.execute(`SELECT applied_seq FROM ${PROGRESS_TABLE} WHERE id = 1`);
+    replica.applied = Number(rs.rows[0]?.applied_seq ?? 0);
+    const jsm = await jetstreamManager(opts.nc);
+    await ensureStream(jsm, opts.replicas ?? 3);
+    await replica.startConsuming();
+    const info = await jsm.streams.info(STATE_STREAM);
+    await replica.waitForSeq(info.state.last_seq, STREAM_READY_TIMEOUT_MS);
+    return replica;
+  }
+
+  /** The last log sequence this replica applied. */
+  get appliedSeq(): number {
+    return this.applied;
+  }
+
+  /** Resolves once this replica applied the log up to `seq` (false after `timeoutMs`). */
+  waitForSeq(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.applied >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { seq, wake: () => { clearTimeout(timer); this.seqWaiters.delete(waiter); resolve(true); } };
+      const timer = setTimeout(() => { this.seqWaiters.delete(waiter); resolve(false); }, timeoutMs);
+      this.seqWaiters.add(waiter);
+    });
+  }
+
+  /** Stop applying; pending writes fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopConsuming?.();
+    for (const p of this.pending.values()) p.reject(new StateLogUnavailableError("the state replica closed"));
+    this.pending.clear();
+  }
+
+  /**
+   * Apply the log from `applied + 1` on with an ordered consumer. The consumer is R1, so it lives
+   * on one server of the state cluster: when that server goes, its heartbeats stop, and it is
+   * recreated (on a live server) from the next entry this replica lacks.
+   */
+  private async startConsuming(): Promise<void> {
+    const consumer = await this.js.consumers.get(STATE_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 });
+    // Short pulls: heartbeats then show a lost server within about a second.
+    const messages = await consumer.consume({ expires: CONSUME_EXPIRES_MS });
+    let replaced = false;
+    const replace = () => {
+      if (replaced || this.closed) return;
+      replaced = true;
+      void messages.stop();
+      void this.restartConsuming();
+    };
+    this.stopConsuming = () => {
+      replaced = true;
+      void messages.stop();
+    };
+    void (async () => {
+      for await (const st of messages.status()) {
+        if (st.type === "heartbeats_missed" && st.count >= HEARTBEATS_MISSED_BEFORE_RESTART) replace();
+      }
+    })().catch(() => undefined);
+    void (async () => {
+      for await (const m of messages) {
+        if (this.closed || replaced) break;
+        if (m.seq <= this.applied) continue;
+        await this.apply(m.seq, m.string());
+      }
+    })().catch((e: unknown) => {
+      this.opts.log?.(`state replica ${this.opts.origin}: applying stopped (${String(e)}); resuming`);
+      replace();
+    });
+  }
+
+  /** Recreate the consumer until the state cluster takes it. */
+  private async restartConsuming(): Promise<void> {
+    while (!this.closed) {
+      try {
+        await this.startConsuming();
+        return;
+      } catch (e) {
+        this.opts.log?.(`state replica ${this.opts.origin}: cannot resume applying yet: ${String(e)}`);
+        await sleep(RESTART_CONSUMER_MS);
+      }
+    }
+  }
+
+  private async apply(seq: number, text: string): Promise<void> {
+    const progress = { sql: `UPDATE ${PROGRESS_TABLE} SET applied_seq = ? WHERE id = 1`, args: [seq] };
+    const entry = parseLogEntry(text, seq);
+    let outcome: { ok: ResultSet[] } | { error: unknown };
+    if (entry instanceof Error) {
+      this.opts.log?.(entry.message);
+      await this.opts.local.execute(progress);
+      outcome = { error: entry };
+    } else {
+      try {
+        const results = await this.opts.local.batch([...entry.statements.map(decodeStatement), progress], "write");
+        outcome = { ok: results.slice(0, -1) };
+      } catch (error) {
+        // Failed the same way on every replica (the entry is all or nothing): skip it here too.
+        await this.opts.local.execute(progress);
+        outcome = { error };
+      }
+    }
+    this.applied = seq;
+    if (!(entry instanceof Error)) {
+      const waiter = this.pending.get(entry.id);
+      if (waiter) {
+        this.pending.delete(entry.id);
+        if ("ok" in outcome) waiter.resolve(outcome.ok);
+        else waiter.reject(outcome.error);
+      }
+    }
+    for (const w of [...this.seqWaiters]) if (w.seq <= seq) w.wake();
+  }
+
+  /** Publish `statements` as one entry and wait for this replica to apply it. */
+  private async write(statements: ReadonlyArray<InStatement>): Promise<ResultSet[]> {
+    if (this.closed) throw new StateLogUnavailableError("the state replica is closed");
+    const entry: LogEntry = { id: randomBytes(12).toString("hex"), origin: this.opts.origin, statements: statements.map(encodeStatement) };
+    const timeoutMs = this.opts.writeTimeoutMs ?? DEFAULT_STATE_WRITE_TIMEOUT_MS;
+    const applied = new Promise<ResultSet[]>((resolve, reject) => this.pending.set(entry.id, { resolve, reject }));
+    applied.catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    let seq: number | undefined;
+    let lastCause: unknown;
+    // A cluster electing a leader answers "no responders" or times out for a moment: retry with the
+    // same id (the stream stores it once) until the deadline.
+    while (seq === undefined && Date.now() < deadline && !this.closed) {
+      try {
+        const ack = await this.js.publish(STATE_SUBJECT, JSON.stringify(entry), { msgID: entry.id, timeout: Math.max(1, Math.min(2_000, deadline - Date.now())) });
+        seq = ack.seq;
+      } catch (cause) {
+        lastCause = cause;
+        await sleep(PUBLISH_RETRY_MS);
+      }
+    }
+    if (seq === undefined) {
+      this.pending.delete(entry.id);
+      throw new StateLogUnavailableError(`state write not acknowledged by a majority of the state cluster within ${timeoutMs} ms: ${String(lastCause)}`, { cause: lastCause });
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StateLogUnavailableError(`state write ${seq} was acknowledged but not applied here within ${timeoutMs} ms`)), Math.max(1_000, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([applied, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(entry.id);
+    }
+  }
+
+  /** The `Client` the stores use; only what they call is replicated, the rest refused by name. */
+  private facade(): Client {
+    const local = this.opts.local;
+    const refuse = (what: string) => () => Promise.reject(new Error(`${what} is not supported on a replicated state client`));
+    const toStatement = (stmt: InStatement | string, args?: InArgs): InStatement =>
+      typeof stmt === "string" ? { sql: stmt, args: args ?? [] } : stmt;
+    const replica = this;
+    return {
+      execute: async (stmt: InStatement | string, args?: InArgs) => {
+        const s = toStatement(stmt, args);
+        return isWriteStatement(s) ? (await replica.write([s]))[0]! : local.execute(s);
+      },
+      batch: (given: Array<InStatement | [string, InArgs?]>, mode?: TransactionMode) => {
+        const stmts = given.map((s) => Array.isArray(s) ? { sql: s[0], args: s[1] ?? [] } : s);
+        return stmts.some(isWriteStatement) ? replica.write(stmts) : local.batch(stmts, mode ?? "read");
+      },
+      migrate: refuse("migrate"),
+      transaction: refuse("an interactive transaction"),
+      executeMultiple: refuse("executeMultiple"),
+      sync: () => local.sync(),
+      close: () => void replica.close(),
+      reconnect: () => local.reconnect(),
+      get closed() {
+        return replica.closed;
+      },
+      get protocol() {
+        return local.protocol;
+      },
+    } as Client;
+  }
+}
