@@ -2,6 +2,7 @@
 const BENCHMARKS: Record<string, () => Promise<{ main(args: ReadonlyArray<string>): Promise<void> }>> = {
   coldstart: () => import("./coldstart.ts"),
   edge: () => import("./edge.ts"),
+  failover: () => import("./failover.ts"),
   latency: () => import("./latency.ts"),
   map: () => import("./map.ts"),
   placement: () => import("./placement.ts"),

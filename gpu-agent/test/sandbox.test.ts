@@ -112,7 +112,7 @@ describe("buildBwrapArgs (pure)", () => {
     readOnlyBinds: [{ hostPath: "/srv/bundle.js", sandboxPath: "/opt/ferry/app/bundle.js" }],
     env: { FOO: "bar" },
     argv: ["/opt/ferry/node/node", "-e", "1"],
-    network: "host-isolated",
+    network: "none",
   };
 
   it("unshares every namespace, drops privileges and mounts everything read-only but /tmp", () => {
@@ -124,8 +124,9 @@ describe("buildBwrapArgs (pure)", () => {
       "--ro-bind /usr /usr", "--symlink usr/lib /lib", "--ro-bind /host/node/bin /opt/ferry/node", "--ro-bind /srv/bundle.js /opt/ferry/app/bundle.js"]) {
       expect(flags).toContain(flag);
     }
-    // "host-isolated" has no network for now, like "none".
+    // "none": the new network namespace's loopback only, and no resolv.conf of its own.
     expect(flags).not.toContain("--share-net");
+    expect(options.filter((o) => o[0] === "--ro-bind-data")).toEqual([]);
     // Nothing writable from the host: no rw or device binds, the only new writable fs is /tmp.
     expect(options.filter((o) => ["--bind", "--bind-try", "--dev-bind", "--dev-bind-try"].includes(o[0] ?? ""))).toEqual([]);
     expect(options.filter((o) => o[0] === "--tmpfs")).toEqual([["--tmpfs", "/tmp"]]);

@@ -79,6 +79,7 @@ export const openApiDocument = {
     "/v1/sandboxes/{id}/execs/{execId}/stdin": { post: op("Send a stdin chunk ({ data: base64, eof })") },
     "/v1/sandboxes/{id}/terminate": { post: op("Terminate a sandbox and its processes") },
     "/v1/sandboxes/{id}/snapshot": { post: op("Snapshot /tmp and /workspace, content-addressed", "201") },
+    "/v1/sandboxes/snapshots/{id}": { get: op("A snapshot of the workspace: its image id, for functions and sandboxes that start from it") },
     "/v1/containers": { get: op("Live function containers and sandboxes of the workspace") },
     "/v1/containers/{id}/exec": { post: { summary: "Run a command in a live container; NDJSON events", responses: { "200": { description: "application/x-ndjson" }, ...errors } } },
     "/v1/containers/{id}/execs/{execId}/stdin": { post: op("Send a stdin chunk to a container exec") },

@@ -26,10 +26,11 @@ export class RegionClient {
   private readonly stateSeq: (() => number) | undefined;
   private lastProbe = 0;
 
-  constructor(storage: Storage["Service"], internalToken: string, fetchFn: typeof fetch = fetch, stateSeq?: () => number) {
+  constructor(storage: Storage["Service"], internalToken: string, fetchFn?: typeof fetch, stateSeq?: () => number) {
     this.storage = storage;
     this.internalToken = internalToken;
-    this.fetchFn = fetchFn;
+    // Called unbound: workerd refuses its global fetch called as another object's method.
+    this.fetchFn = fetchFn ?? ((input, init) => fetch(input, init));
     this.stateSeq = stateSeq;
   }
 

@@ -50,14 +50,17 @@ export interface SandboxSymlink {
 export type RootfsEntry = Bind | SandboxSymlink;
 
 /**
- * Network mode of a sandbox.
+ * Network mode of a sandbox. Both get a fresh network namespace with its own private loopback.
  *
- * Both modes currently get a fresh network namespace with only its own loopback: nothing outside
- * the sandbox (not even the host's 127.0.0.1) is reachable. "host-isolated" is reserved for an
- * outbound-capable mode, which needs a user-mode network stack (slirp4netns/pasta style) that is
- * not there yet; until then it is exactly "none".
+ * - "none": nothing else; nothing outside the sandbox (not even the host's 127.0.0.1) is reachable.
+ * - "outbound": the launcher also attaches a user-mode network stack (slirp4netns, see
+ *   outbound-network.ts) before the command starts, and the sandbox's /etc/resolv.conf names its
+ *   DNS forwarder. Outbound connections work; the host's loopback stays unreachable.
  */
-export type SandboxNetwork = "none" | "host-isolated";
+export type SandboxNetwork = "none" | "outbound";
+
+/** The network modes, for validation. */
+export const SANDBOX_NETWORKS: ReadonlyArray<SandboxNetwork> = ["none", "outbound"];
 
 /** Resource limits applied through a per-container cgroup (see cgroup.ts). */
 export interface SandboxLimits {
@@ -88,7 +91,7 @@ export interface SandboxSpec {
   readonly cwd?: string;
   /** Command inside the sandbox; argv[0] is looked up in the sandbox's PATH. */
   readonly argv: readonly string[];
-  /** Network mode; both current modes mean "no network but a private loopback". */
+  /** Network mode: "none" (a private loopback only) or "outbound" (see SandboxNetwork). */
   readonly network: SandboxNetwork;
   /** Resource limits (cgroup); absent means no per-container limits. */
   readonly limits?: SandboxLimits;
@@ -104,6 +107,8 @@ export interface BwrapLauncherFds {
   readonly infoFd?: number;
   /** bubblewrap waits for one byte here before forking the command (used to place it in a cgroup first). */
   readonly blockFd?: number;
+  /** "outbound" only: bubblewrap reads the sandbox's /etc/resolv.conf from here (`--ro-bind-data`). */
+  readonly resolvConfFd?: number;
 }
 
 /** `true` when the entry is a symlink rather than a bind. */
@@ -162,7 +167,7 @@ export const sandboxEnv = (spec: SandboxSpec): Record<string, string> => {
  * injection); death with the launcher; an empty environment but the given variables; a root that
  * is a read-only tmpfs holding only the image's binds and symlinks, a private /proc for the new pid
  * namespace, a minimal /dev and a private /tmp, the only writable places unless read-write binds
- * are given.
+ * are given. For "outbound" with `fds.resolvConfFd`, /etc/resolv.conf is read from that descriptor.
  *
  * @example
  * ```ts
@@ -175,7 +180,7 @@ export const buildBwrapArgs = (spec: SandboxSpec, fds: BwrapLauncherFds = {}): s
   assertValidSandboxId(spec.id);
   if (spec.argv.length === 0) throw new TypeError("argv must name a command");
   spec.argv.forEach((arg, i) => assertNoNul(arg, `argv[${i}]`));
-  if (spec.network !== "none" && spec.network !== "host-isolated") {
+  if (!SANDBOX_NETWORKS.includes(spec.network)) {
     throw new TypeError(`unknown network mode ${JSON.stringify(spec.network)}`);
   }
   const cwd = spec.cwd ?? DEFAULT_SANDBOX_CWD;
@@ -189,7 +194,8 @@ export const buildBwrapArgs = (spec: SandboxSpec, fds: BwrapLauncherFds = {}): s
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
-    // Both network modes: a new network namespace with only its own loopback (see SandboxNetwork).
+    // Both network modes: a new network namespace with only its own loopback; "outbound" gets its
+    // interface from the launcher, added from outside (see SandboxNetwork).
     "--unshare-net",
     "--unshare-cgroup",
     "--uid", String(SANDBOX_UID),
@@ -242,6 +248,9 @@ export const buildBwrapArgs = (spec: SandboxSpec, fds: BwrapLauncherFds = {}): s
     if (!device.startsWith("/dev/")) throw new TypeError(`device ${JSON.stringify(device)} must be under /dev/`);
     args.push("--dev-bind", device, device);
   }
+
+  // Last of the binds, so it covers the image's (the host's) resolv.conf: slirp's DNS forwarder.
+  if (spec.network === "outbound" && fds.resolvConfFd !== undefined) args.push("--ro-bind-data", String(fds.resolvConfFd), "/etc/resolv.conf");
 
   // bubblewrap's root is a tmpfs writable by the sandbox user; freeze it once every mount point
   // (which bubblewrap creates on it) exists. Not recursive: /tmp, /dev and rw binds stay writable.

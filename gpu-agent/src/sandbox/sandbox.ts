@@ -7,8 +7,9 @@ import { existsSync, openSync } from "node:fs";
 import { Duplex, Readable, Writable } from "node:stream";
 import { buildBwrapArgs, type SandboxSpec } from "./bwrap-args.ts";
 import { createCgroup, type Cgroup, type CgroupResult } from "./cgroup.ts";
+import { assertOutboundNetworkAvailable, OUTBOUND_RESOLV_CONF, startOutboundNetwork, type OutboundNetwork } from "./outbound-network.ts";
 import { setTimeout as sleep } from "node:timers/promises";
-import { descendants, inheritableFds, processStartTime, signalIfSame, signalQuietly, waitUntilGone } from "./proc.ts";
+import { descendants, inheritableFds, isRunning, processStartTime, signalIfSame, signalQuietly, waitUntilGone } from "./proc.ts";
 
 /** bubblewrap binary (Debian's package path). */
 export const DEFAULT_BWRAP_PATH = "/usr/bin/bwrap";
@@ -24,8 +25,10 @@ export const CONTROL_FD = 3;
 const ARGS_FD = 4;
 /** bubblewrap writes the host pid of the sandbox's pid 1 here (`--info-fd`). */
 const INFO_FD = 5;
-/** bubblewrap waits here before forking the command, while the launcher places it in the cgroup (`--block-fd`). */
+/** bubblewrap waits here before forking the command, while the launcher places it in the cgroup and attaches its network (`--block-fd`). */
 const BLOCK_FD = 6;
+/** "outbound" only: bubblewrap reads the sandbox's /etc/resolv.conf from here (`--ro-bind-data`). */
+const RESOLV_CONF_FD = 7;
 /** How long the exit handler waits for the sandbox's pid 1 to tear the pid namespace down before killing it. */
 const NAMESPACE_DRAIN_MS = 2_000;
 /** How long the exit handler waits for bubblewrap's info when bubblewrap died before we read it. */
@@ -53,6 +56,8 @@ export interface StartSandboxOptions {
   readonly cgroupParent?: string;
   /** Throw instead of starting when `spec.limits` cannot all be applied (default false: best effort). */
   readonly requireLimits?: boolean;
+  /** slirp4netns binary, for `network: "outbound"` (default /usr/bin/slirp4netns). */
+  readonly slirp4netnsPath?: string;
 }
 
 /** How a sandbox ended. */
@@ -66,7 +71,7 @@ export interface SandboxExit {
   readonly signal: NodeJS.Signals | null;
   /** With a memory limit in force: whether the kernel's OOM killer fired in the sandbox. */
   readonly oomKilled?: boolean;
-  /** Launcher-side failure: spawn error, cgroup placement failure, or cgroup cleanup failure. */
+  /** Launcher-side failure: spawn error, cgroup placement failure, outbound network failure, or cgroup cleanup failure. */
   readonly error?: Error;
 }
 
@@ -137,6 +142,11 @@ const hasLimits = (spec: SandboxSpec): boolean =>
 /**
  * Starts `spec` as a bubblewrap sandbox (see `buildBwrapArgs` for the isolation it gets).
  *
+ * With `network: "outbound"`, slirp4netns gives the sandbox's network namespace an interface
+ * while the command is held the same way (see outbound-network.ts), so the command starts with
+ * its network up; slirp4netns is stopped when the sandbox exits. If it cannot start, the sandbox
+ * is killed before its command runs and `exited` carries the error.
+ *
  * With `spec.limits`, a cgroup is created first; bubblewrap then stops before forking the command
  * (`--block-fd`) until the sandbox's pid 1 has been moved into that cgroup, so the command and all
  * its children are limited from their first instruction. The cgroup is removed on exit. (The
@@ -146,7 +156,8 @@ const hasLimits = (spec: SandboxSpec): boolean =>
  * `--die-with-parent` ties the sandbox to the thread that spawned it: start sandboxes from the
  * main thread (or a thread that lives as long as they should), not from a short-lived worker.
  *
- * Throws on an invalid spec, a missing bubblewrap, or unmet limits with `requireLimits`.
+ * Throws on an invalid spec, a missing bubblewrap, unmet limits with `requireLimits`, or
+ * "outbound" where slirp4netns is missing or the agent is not root (never a silent "none").
  *
  * @example
  * ```ts
@@ -161,6 +172,8 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
   const bwrapPath = options.bwrapPath ?? DEFAULT_BWRAP_PATH;
   buildBwrapArgs(spec); // validate before creating anything on the host
   if (!existsSync(bwrapPath)) throw new Error(`bubblewrap not found at ${bwrapPath}`);
+  const outbound = spec.network === "outbound";
+  if (outbound) assertOutboundNetworkAvailable({ slirp4netnsPath: options.slirp4netnsPath });
 
   const limits = hasLimits(spec) && spec.limits !== undefined ? createCgroup(spec.id, spec.limits, { parent: options.cgroupParent }) : undefined;
   const cgroup: Cgroup | undefined = limits?.applied === true ? limits.cgroup : undefined;
@@ -170,12 +183,15 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
     throw new Error(`sandbox ${spec.id}: limits cannot be applied: ${reasons}`);
   }
 
-  const args = buildBwrapArgs(spec, { infoFd: INFO_FD, blockFd: cgroup === undefined ? undefined : BLOCK_FD });
+  // The command is held while the launcher has something to do first: a cgroup to join, a network to attach.
+  const holds = cgroup !== undefined || outbound;
+  const args = buildBwrapArgs(spec, { infoFd: INFO_FD, blockFd: holds ? BLOCK_FD : undefined, resolvConfFd: outbound ? RESOLV_CONF_FD : undefined });
   // Options travel through --args; the command stays on the command line (where `ps` shows it).
   const commandAt = args.length - spec.argv.length - 1;
   const optionData = Buffer.from(args.slice(0, commandAt).map((arg) => `${arg}\0`).join(""));
   const stdio: ("pipe" | "ignore" | number)[] = ["pipe", "pipe", "pipe", "pipe", "pipe", "pipe"];
-  if (cgroup !== undefined) stdio.push("pipe");
+  if (holds) stdio.push("pipe");
+  if (outbound) stdio.push("pipe");
   maskInheritedFds(stdio);
   const hostUser = hostUserOf(options.hostUser);
 
@@ -203,10 +219,12 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
   const control = duplexAt(child.stdio, CONTROL_FD);
   const argsChannel = duplexAt(child.stdio, ARGS_FD);
   const infoChannel = duplexAt(child.stdio, INFO_FD);
-  const blockChannel = cgroup === undefined ? undefined : duplexAt(child.stdio, BLOCK_FD);
+  const blockChannel = holds ? duplexAt(child.stdio, BLOCK_FD) : undefined;
+  const resolvChannel = outbound ? duplexAt(child.stdio, RESOLV_CONF_FD) : undefined;
   // A sandbox ending while we write is normal (EPIPE/ECONNRESET); its end is reported by `exited`.
-  for (const stream of [stdin, control, argsChannel, infoChannel, blockChannel]) stream?.on("error", () => undefined);
+  for (const stream of [stdin, control, argsChannel, infoChannel, blockChannel, resolvChannel]) stream?.on("error", () => undefined);
   argsChannel.end(optionData);
+  resolvChannel?.end(OUTBOUND_RESOLV_CONF);
 
   let exited = false;
   // The sandbox's pid 1 (host pid) and its start time, which guards every signal against pid reuse.
@@ -214,17 +232,34 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
   // A kill asked for before bubblewrap named its pid 1: carried out as soon as it does.
   let killRequested = false;
   let killFallback: NodeJS.Timeout | undefined;
+  // "outbound": the network stack while it starts and runs (undefined when it could not start).
+  let network: Promise<OutboundNetwork | undefined> | undefined;
 
-  const placeAndRelease = async (target: Cgroup, release: Duplex, initPid: number, startTime: string): Promise<void> => {
-    try {
-      // Only pid 1: the command it forks once released is born in the cgroup, with all its
-      // descendants. bubblewrap's outer monitor stays with the agent (a migration is the costly part).
-      await target.addProcess(initPid);
-    } catch (error) {
-      // ESRCH: bubblewrap already failed (its message is on stderr); there is nothing to limit.
-      if (errorCode(error) !== "ESRCH") launchError ??= new Error(`sandbox ${spec.id}: cannot place it in its cgroup: ${errorText(error)}`);
-      signalIfSame(initPid, startTime, "SIGKILL");
-      return;
+  const prepareAndRelease = async (release: Duplex, initPid: number, startTime: string): Promise<void> => {
+    if (cgroup !== undefined) {
+      try {
+        // Only pid 1: the command it forks once released is born in the cgroup, with all its
+        // descendants. bubblewrap's outer monitor stays with the agent (a migration is the costly part).
+        await cgroup.addProcess(initPid);
+      } catch (error) {
+        // ESRCH: bubblewrap already failed (its message is on stderr); there is nothing to limit.
+        if (errorCode(error) !== "ESRCH") launchError ??= new Error(`sandbox ${spec.id}: cannot place it in its cgroup: ${errorText(error)}`);
+        signalIfSame(initPid, startTime, "SIGKILL");
+        return;
+      }
+    }
+    if (outbound) {
+      // Ended meanwhile: the exit handler has looked for a network already, so start none.
+      if (exited || killRequested) return signalIfSame(initPid, startTime, "SIGKILL");
+      network = startOutboundNetwork(initPid, { slirp4netnsPath: options.slirp4netnsPath }).catch((error: unknown) => {
+        // Gone already (killed, or bubblewrap failed): nothing to report but how it ended.
+        if (!exited && !killRequested && isRunning(initPid, startTime)) launchError ??= new Error(`sandbox ${spec.id}: ${errorText(error)}`);
+        return undefined;
+      });
+      if ((await network) === undefined) {
+        signalIfSame(initPid, startTime, "SIGKILL");
+        return;
+      }
     }
     if (killRequested) signalIfSame(initPid, startTime, "SIGKILL");
     else release.end("x");
@@ -243,7 +278,7 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
     init = { pid, startTime: processStartTime(pid) ?? "" };
     clearTimeout(killFallback);
     if (killRequested) signalIfSame(pid, init.startTime, "SIGKILL");
-    else if (cgroup !== undefined && blockChannel !== undefined) void placeAndRelease(cgroup, blockChannel, pid, init.startTime);
+    else if (blockChannel !== undefined) void prepareAndRelease(blockChannel, pid, init.startTime);
   });
   infoChannel.on("end", () => infoDone());
   infoChannel.on("close", () => infoDone());
@@ -265,6 +300,8 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
           await waitUntilGone(init.pid, NAMESPACE_DRAIN_MS, init.startTime);
         }
       }
+      // The sandbox's network namespace is gone with it: its stack has nothing left to carry.
+      await (await network)?.stop();
       let oomKilled: boolean | undefined;
       if (cgroup !== undefined) {
         const kills = cgroup.oomKills();
@@ -290,6 +327,7 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
       return;
     }
     if (signal === "SIGKILL") {
+      killRequested = true; // a start still in progress (network) goes no further
       // The pid namespace's init: the kernel kills the rest of the namespace, and bubblewrap exits
       // only after reaping it, so `exited` means nothing is left.
       signalIfSame(init.pid, init.startTime, "SIGKILL");
