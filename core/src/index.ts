@@ -11,6 +11,7 @@ export * from "./domain/schedule.ts";
 export * from "./domain/class-variant.ts";
 export * from "./endpoints/endpoint-option.ts";
 export * from "./endpoints/endpoint-request.ts";
+export * from "./endpoints/endpoint-frames.ts";
 export * from "./storage/rows.ts";
 export * from "./storage/storage.ts";
 export * from "./storage/libsql-remote.ts";

@@ -3,16 +3,16 @@ import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { jetstream } from "@nats-io/jetstream";
-import { newId, publishQuietly, Subjects, type LogLine, type ResolvedFunctionOptions } from "@ferry/core";
+import { Limits, newId, publishQuietly, Subjects, type LogLine, type ResolvedFunctionOptions } from "@ferry/core";
 import { connectNats, type ContainerReport, type RegionCommand, type StartContainer } from "@ferry/core/node";
 import { BundleCache } from "./bundles/bundle-cache.ts";
 import { Container, SHUTDOWN_GRACE_MS, type SandboxProcess } from "./containers/container.ts";
 import { RegionLink } from "./region-link/region-link.ts";
 import { SandboxHost } from "./sandboxes/sandbox-host.ts";
 import { buildRunner } from "./runner/build-runner.ts";
-import { defaultNodeImageBinds, DEFAULT_UNPRIVILEGED_HOST_ID, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
+import { defaultNodeImageBinds, DEFAULT_UNPRIVILEGED_HOST_ID, sandboxEnv, startSandbox, sweepStaleCgroups, SANDBOX_NODE_DIR } from "./sandbox/index.ts";
 import { ColdStartEstimate, composeBid } from "./inventory/compose-bid.ts";
-import { InsufficientCapacityError, ResourceLedger } from "./inventory/gpu-allocator.ts";
+import { InsufficientCapacityError, ResourceLedger, type Claim } from "./inventory/gpu-allocator.ts";
 import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts";
 import { ContainerVolumes } from "./volumes/container-volumes.ts";
 import { ContentCache } from "./volumes/content-cache.ts";
@@ -20,12 +20,25 @@ import { ContainerImages } from "./images/container-images.ts";
 import { baseEntriesFor, imageBaseEnv } from "./images/container-root.ts";
 import { sweepStaleLazyMounts } from "./images/fuse/lazy-mount.ts";
 import type { BlockCacheStats } from "./images/block-cache.ts";
+import type { SandboxLimits, SandboxNetwork } from "./sandbox/bwrap-args.ts";
+import { WarmPool } from "./warm-pool/warm-pool.ts";
+import { FastEndpointServer } from "./runner/endpoint-fast-server.ts";
+import { warmMisfit } from "./warm-pool/warm-fit.ts";
+import { warmSandboxSpec } from "./warm-pool/warm-spec.ts";
 
 /** Where the runner and the app bundle appear inside every sandbox. */
 const RUNNER_DIR_IN_SANDBOX = "/opt/ferry/runner";
 const APP_DIR_IN_SANDBOX = "/opt/ferry/app";
 /** Cancelled call ids are remembered this long (a call's inputs cannot outlive it). */
 const CANCEL_MEMORY_MS = 24 * 3600 * 1000;
+/** The runner's command line in every container's sandbox. */
+const RUNNER_ARGV = [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${RUNNER_DIR_IN_SANDBOX}/runner.mjs`];
+/** `memory` is a request used for placement, as on Modal; only runaway process counts are capped (the same for every container). */
+const CONTAINER_LIMITS: SandboxLimits = { pids: 512 };
+/** Memory the ledger holds for each warm pool sandbox: an idle Node running the runner (about 40 MiB resident). */
+export const WARM_SANDBOX_MEMORY_MIB = 64;
+/** The sandbox network mode for a function's `network` option ("outbound" unless it says "none"). */
+const sandboxNetworkOf = (requested: string | undefined): SandboxNetwork => requested === "none" ? "none" : "outbound";
 
 export interface AgentOptions {
   readonly agentId?: string;
@@ -52,6 +65,13 @@ export interface AgentOptions {
   readonly providerNodeId?: string;
   /** Where other nodes reach this one (default 127.0.0.1: a single-machine platform). */
   readonly advertiseAddress?: string;
+  /** Port of the web endpoint fast path, on `advertiseAddress` (default 0: a free one). */
+  readonly endpointPort?: number;
+  /**
+   * Runtime sandboxes kept pre-started for cold starts of the default image, in the default network
+   * mode (default `Limits.defaultWarmPoolSize`; 0 turns the pool off; at most `Limits.maxWarmPoolSize`).
+   */
+  readonly warmPool?: number;
   /**
    * Fault injection for tests, named as such: a node that registers and bids on all its GPUs but
    * can really use only the first `usableGpus` (a lying agent).
@@ -80,6 +100,10 @@ export interface RunningAgent {
   imageStats(): Promise<BlockCacheStats | undefined>;
   /** The node's custom images: its block cache, recorded reads, lazy or eager loading. */
   readonly images: ContainerImages;
+  /** Pre-started sandboxes waiting for containers: counters, `resize` (0 turns it off). */
+  readonly warmPool: WarmPool;
+  /** The web endpoint fast path edges send warm requests to: its port and counters. */
+  readonly endpoints: FastEndpointServer;
   close(): Promise<void>;
 }
 
@@ -110,6 +134,10 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const image = defaultNodeImageBinds(nodeDir, { generatedDir: join(opts.stateDir, "image-etc") });
   const customImages = new ContainerImages({ stateDir: opts.stateDir, internalToken: opts.internalToken, onError: (m) => process.emitWarning(m) });
   const containers = new Map<string, Container>();
+  // Warm web endpoint requests from edges, straight to running containers (see FastEndpointServer).
+  const endpoints = await FastEndpointServer.listen({
+    host: opts.advertiseAddress ?? "127.0.0.1", port: opts.endpointPort ?? 0, agentId, internalToken: opts.internalToken, containers: () => containers.values(),
+  });
   const cpu = opts.cpu ?? cpus().length;
   const memoryMiB = opts.memoryMiB ?? Math.floor(totalmem() / 1024 / 1024);
   const gpus = opts.gpus ?? { devices: [], simulated: false };
@@ -129,6 +157,35 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const pruneCancelled = setInterval(() => {
     for (const [id, at] of cancelled) if (Date.now() - at > CANCEL_MEMORY_MS) cancelled.delete(id);
   }, 60_000);
+  // Sandboxes started ahead of demand for the common shape; each holds a little memory in the ledger.
+  const warmPool = new WarmPool({
+    size: opts.warmPool ?? Limits.defaultWarmPoolSize,
+    network: sandboxNetworkOf(undefined),
+    dir: join(opts.stateDir, "warm-pool"),
+    start: (slot) => startSandbox(warmSandboxSpec(slot, {
+      rootfs: image, runnerDir: dirname(runnerPath), runnerDirInSandbox: RUNNER_DIR_IN_SANDBOX, appDirInSandbox: APP_DIR_IN_SANDBOX,
+      argv: RUNNER_ARGV, limits: CONTAINER_LIMITS, network: sandboxNetworkOf(undefined), devices: gpus.simulated ? [] : gpuDeviceNodes([]),
+    })),
+    reserve: (slotId) => {
+      try {
+        ledger.claim(slotId, { cpu: 0, memoryMiB: WARM_SANDBOX_MEMORY_MIB, gpuIndices: [] });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    release: (slotId) => ledger.release(slotId),
+    onError: (m) => process.emitWarning(m),
+  });
+  /** Claim a container's resources; pooled sandboxes give theirs back first when that makes room. */
+  const claimWithRoom = (containerId: string, want: Claim): void => {
+    try {
+      ledger.claim(containerId, want);
+    } catch (e) {
+      if (!(e instanceof InsufficientCapacityError) || warmPool.drain() === 0) throw e;
+      ledger.claim(containerId, want);
+    }
+  };
 
   const startContainerSandbox = async (cmd: StartContainer, options: ResolvedFunctionOptions): Promise<{ sandbox: SandboxProcess; bundleInSandbox: string; volumes?: ContainerVolumes }> => {
     const bundlePath = await bundles.get(cmd.bundleHash, cmd.bundleUrl);
@@ -151,6 +208,29 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       await volumes?.dispose();
       throw e;
     });
+    const network = sandboxNetworkOf(options.network);
+    const env: Record<string, string> = {
+      FERRY_APP: cmd.appName,
+      FERRY_FUNCTION: cmd.functionName,
+      FERRY_REGION: opts.region,
+      FERRY_CLOUD: opts.cloud,
+      FERRY_CONTAINER_ID: cmd.containerId,
+      FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
+      ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
+      NODE_ENV: "production",
+      ...(options.image ? imageBaseEnv(imageRoot, options.image.npmDirs ?? []) : {}),
+      // The image's `env` steps, then the function's secrets (which win).
+      ...options.image?.env,
+      ...cmd.env,
+    };
+    // The common shape takes a pre-started sandbox when one waits: only the bundle and the environment are its own.
+    const fits = warmMisfit({ customImage: custom !== undefined, volumes: volumes ? 1 : 0, gpus: granted.length, network, env }, warmPool.network) === undefined;
+    const warm = fits ? await warmPool.take({ containerId: cmd.containerId, bundlePath, env }) : undefined;
+    if (warm) {
+      // Execs get the container's environment as a sandbox started for it would have it (PATH, HOME defaults included).
+      sandboxes.trackFunctionSandbox(cmd.containerId, warm, sandboxEnv({ id: warm.id, rootfs: [], argv: ["node"], network, env }));
+      return { sandbox: warm, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs` };
+    }
     const sandbox = releasingOnThrow(custom, () => startSandbox({
       id: cmd.containerId,
       rootfs: custom ? [...base, ...custom.rootfs] : image,
@@ -160,27 +240,14 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
         ...(volumes?.readOnlyBinds() ?? []),
       ],
       readWriteBinds: volumes?.readWriteBinds(),
-      env: {
-        FERRY_APP: cmd.appName,
-        FERRY_FUNCTION: cmd.functionName,
-        FERRY_REGION: opts.region,
-        FERRY_CLOUD: opts.cloud,
-        FERRY_CONTAINER_ID: cmd.containerId,
-        FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
-        ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
-        NODE_ENV: "production",
-        ...(options.image ? imageBaseEnv(imageRoot, options.image.npmDirs ?? []) : {}),
-        // The image's `env` steps, then the function's secrets (which win).
-        ...options.image?.env,
-        ...cmd.env,
-      },
+      env,
       // On a real GPU node the container sees only its own GPUs' device nodes.
       devices: gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
       cwd: custom?.cwd ?? APP_DIR_IN_SANDBOX,
-      argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${RUNNER_DIR_IN_SANDBOX}/runner.mjs`],
-      network: "none",
-      // `memory` is a request used for placement, as on Modal; only runaway process counts are capped.
-      limits: { pids: 512 },
+      argv: RUNNER_ARGV,
+      // The function's `network` ("outbound" unless it says "none"); the launcher attaches the stack.
+      network,
+      limits: CONTAINER_LIMITS,
     }));
     sandboxes.trackFunctionSandbox(cmd.containerId, sandbox);
     if (volumes) void sandbox.exited.then(() => volumes.dispose());
@@ -216,7 +283,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     } else if (command.body === "start") {
       const cmd = command.start;
       try {
-        ledger.claim(cmd.containerId, { cpu: cmd.cpu, memoryMiB: cmd.memoryMib, gpuIndices: cmd.gpuIndices });
+        claimWithRoom(cmd.containerId, { cpu: cmd.cpu, memoryMiB: cmd.memoryMib, gpuIndices: cmd.gpuIndices });
       } catch (e) {
         if (!(e instanceof InsufficientCapacityError)) throw e;
         report({ containerId: cmd.containerId, functionId: cmd.functionId, state: "failed", reason: e.message });
@@ -241,6 +308,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       void container.run().finally(() => {
         containers.delete(cmd.containerId);
         ledger.release(cmd.containerId);
+        // Room freed: a pool that could not fill (or was drained for a start) refills.
+        warmPool.fill();
       });
     } else if (command.body === "stop") {
       containers.get(command.stop.containerId)?.stop();
@@ -257,13 +326,18 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     cloudRegion: opts.cloudRegion ?? "", zone: opts.zone ?? "", fabric: opts.fabric ?? "",
     pricePerHour, instanceType: opts.instanceType ?? "", simulatedGpus: gpus.simulated, providerNodeId: opts.providerNodeId ?? "",
     address: opts.advertiseAddress ?? "127.0.0.1",
+    endpointPort: endpoints.port,
   }, onCommand);
   const heartbeat = setInterval(() => {
     link?.send({
       body: "heartbeat",
       heartbeat: {
         containers: [
-          ...[...containers.values()].map((c) => ({ containerId: c.id, functionId: c.functionId, state: c.state, reason: c.state === "running" && !c.busy ? "idle" : "" })),
+          ...[...containers.values()].map((c) => {
+            // A container that served fast path requests since the last beat is not idle, even if none is in hand now.
+            const fastServed = c.takeFastServed();
+            return { containerId: c.id, functionId: c.functionId, state: c.state, reason: c.state === "running" && !c.busy && fastServed === 0 ? "idle" : "", fastInFlight: c.fastInFlight, fastServed };
+          }),
           ...sandboxes.reports(),
         ],
       },
@@ -276,13 +350,17 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     containers,
     imageStats: () => customImages.stats(),
     images: customImages,
+    warmPool,
+    endpoints,
     close: async () => {
       clearInterval(heartbeat);
+      await endpoints.close();
       clearInterval(pruneCancelled);
       cancelSub.unsubscribe();
       // Classes' `exit` hooks run first (within their limit), the API bridge still up for them.
       await Promise.all([...containers.values()].map((c) => c.kill(SHUTDOWN_GRACE_MS)));
       sandboxes.killAll();
+      await warmPool.close();
       await customImages.close();
       link?.close();
       await nc.drain().catch(() => undefined);

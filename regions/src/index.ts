@@ -10,3 +10,4 @@ export * from "./broker/gpu-market.ts";
 export * from "./catalog/load-gpu-catalog.ts";
 export * from "./replication/open-state-client.ts";
 export * from "./replication/state-replica.ts";
+export * from "./replication/state-snapshots.ts";

@@ -127,7 +127,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   // Deploys upload image blocks and indexes here (behind the internal token, like every /internal route).
   api.route("/internal", blockUploadRoutes({ store: blocks }));
   // Web endpoint requests the edge forwards (behind the internal token too).
-  api.route("/internal", endpointRoutes({ storage, bus, autoscaler }));
+  api.route("/internal", endpointRoutes({ storage, bus, autoscaler, fleet }));
   // The platform state over libSQL's remote protocol (`/v2/pipeline`), for edges on Workers, Bun and Deno.
   api.route("/", sqlHttpRoutes({ executor: client, authToken: opts.internalToken }));
   // An edge names the state it has seen: answer once this replica applied as much (read-your-writes).

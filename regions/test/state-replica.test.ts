@@ -5,7 +5,10 @@ import type { Client } from "@libsql/client";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNats, openLibsql } from "@ferry/core/node";
-import { StateReplica } from "../src/replication/state-replica.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { STATE_STREAM, StateReplica } from "../src/replication/state-replica.ts";
+import { publishStateSnapshot } from "../src/replication/state-snapshots.ts";
+import { openStateClient } from "../src/replication/open-state-client.ts";
 import { isWriteStatement } from "../src/replication/log-entry.ts";
 import { startNatsCluster, type RunningNatsCluster } from "../../sdk/src/platform/nats-cluster.ts";
 
@@ -81,6 +84,25 @@ describe("StateReplica", () => {
     for (const r of [a, b]) expect((await r.client.execute("SELECT count(*) AS c FROM kv WHERE k = 'half'")).rows[0]!.c).toBe(0);
   });
 
+  it("a new replica starts from the latest snapshot when the log no longer holds the entries before it", async () => {
+    const writer = await openReplica("r9");
+    for (let i = 0; i < 10; i++) await writer.client.execute({ sql: "INSERT INTO kv (k, n) VALUES (?, ?)", args: [`snap-${i}`, i] });
+    const own = opened.find((o) => o.replica === writer)!;
+    const seq = await publishStateSnapshot(own.local, own.nc, { workDir: dir, origin: "r9" });
+    expect(seq).toBe(writer.appliedSeq);
+    // Trim the log up to the snapshot, as a long-lived platform does.
+    const jsm = await jetstreamManager(own.nc);
+    await jsm.streams.purge(STATE_STREAM, { seq: seq + 1 });
+    await writer.client.execute({ sql: "INSERT INTO kv (k, n) VALUES (?, ?)", args: ["after-snapshot", 1] });
+    const fresh = await openStateClient({ databaseUrl: `file:${join(dir, "fresh", "state.db")}`, replication: { natsUrls: cluster.urls, origin: "fresh", replicas: 3 } });
+    try {
+      expect(fresh.replica!.appliedSeq).toBeGreaterThanOrEqual(writer.appliedSeq);
+      const rs = await fresh.client.execute("SELECT count(*) AS c FROM kv WHERE k LIKE 'snap-%' OR k = 'after-snapshot'");
+      expect(rs.rows[0]!.c).toBe(11);
+    } finally {
+      await fresh.close();
+    }
+  }, 60_000);
   it("a replica opened later catches up with every earlier write; one server down, writes go on", async () => {
     const a = await openReplica("r7");
     for (let i = 0; i < 20; i++) await a.client.execute({ sql: "INSERT INTO kv (k, n) VALUES (?, ?)", args: [`late-${i}`, i] });
@@ -91,4 +113,5 @@ describe("StateReplica", () => {
     expect(await late.waitForSeq(a.appliedSeq, 10_000)).toBe(true);
     expect((await late.client.execute("SELECT count(*) AS c FROM kv WHERE k = 'after-loss'")).rows[0]!.c).toBe(1);
   }, 60_000);
+
 });

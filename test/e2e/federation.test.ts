@@ -105,6 +105,40 @@ describe("federation", () => {
     expect(unknown.stderr).toMatch(/no region named "mars-north"; regions: .*us-east/);
   }, 240_000);
 
+  it("a region cut off (its processes stopped) misses writes, then rejoins and converges", async () => {
+    const cut = platform.region("eu-west");
+    cut.pause();
+    try {
+      // Writes go on without it: the state cluster keeps a majority (us-east and the witness).
+      // (while the cluster notices the cut-off server, a write may answer 503: clients retry those)
+      for (let i = 0; i < 5; i++) {
+        await waitFor(`write ${i} while eu-west is cut off`, async () => {
+          const res = await fetch(`${platform.url}/v1/tokens`, {
+            method: "POST", headers: { authorization: `Bearer ${platform.token}`, "content-type": "application/json" }, body: JSON.stringify({ name: `while-cut-${i}` }),
+          });
+          if (res.status !== 201) expect(res.status).toBe(503);
+          return res.status === 201 ? true : undefined;
+        }, 60_000);
+      }
+    } finally {
+      cut.resume();
+    }
+    const seq = platform.edgeReplica.appliedSeq;
+    await waitFor("eu-west to apply what it missed", async () => {
+      const health = await fetch(`${cut.httpUrl}/internal/health`, { headers: { "x-ferry-internal-token": platform.internalToken } })
+        .then((r) => r.json() as Promise<{ stateSeq?: number }>).catch(() => undefined);
+      return (health?.stateSeq ?? 0) >= seq ? true : undefined;
+    }, 30_000);
+    // A function deployed after it rejoined runs there.
+    const d = await deployFile(client, REGION_APP, { mode: "deployed" });
+    const where = d.response.functions.find((f) => f.name === "where")!.id;
+    const res = await waitFor("a call pinned to the rejoined region", async () => {
+      const r = await callIn(where, 3, "eu-west");
+      return r.status === 200 ? r : undefined;
+    }, 30_000);
+    expect(JSON.stringify(await res.json())).toContain("eu-west");
+  }, 120_000);
+
   it("a region killed mid-traffic: calls go on through the other region, no acknowledged write is lost, and it shows as down", async () => {
     const d = await deployFile(client, REGION_APP, { mode: "deployed" });
     const where = d.response.functions.find((f) => f.name === "where")!.id;

@@ -9,7 +9,8 @@ export const statusOf = (e: ApiError): 400 | 401 | 404 | 409 | 413 | 500 | 503 =
     case "ConflictError": return 409;
     case "PayloadTooLargeError": return 413;
     case "UnavailableError": return 503;
-    case "StorageError":
+    // The replicated state log without a majority (regions' StateLogUnavailableError): try again later.
+    case "StorageError": return (e.cause as { name?: unknown } | undefined)?.name === "StateLogUnavailableError" ? 503 : 500;
     case "BusError": return 500;
   }
 };

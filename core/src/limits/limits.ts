@@ -140,6 +140,10 @@ export const Limits = {
   endpointIdleStreamTimeoutMs: 5 * 60 * 1000,
   /** Longest an endpoint request waits for a container to take it, beyond the function's `timeout` for its first response byte (504 after both). */
   endpointStartTimeoutMs: 120_000,
+  /** Pre-started runtime sandboxes each agent keeps waiting for cold starts of the default image (0 turns the warm pool off). */
+  defaultWarmPoolSize: 2,
+  /** Most pre-started sandboxes one agent may keep waiting (`ferry agent --warm-pool`, `AgentOptions.warmPool`). */
+  maxWarmPoolSize: 16,
   /** Names of apps, functions, tokens, dicts and queues. */
   namePattern: /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/,
 } as const;

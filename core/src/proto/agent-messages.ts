@@ -6,9 +6,15 @@ export interface Register {
   agentId: string; region: string; cloud: string; capacity: Resources; version: string;
   cloudRegion: string; zone: string; fabric: string; pricePerHour: number; instanceType: string;
   simulatedGpus: boolean; providerNodeId: string; address: string;
+  /** The agent's web endpoint fast path port (0 or absent: none). */
+  endpointPort?: number;
 }
 export type ContainerState = "starting" | "running" | "stopped" | "failed";
-export interface ContainerReport { containerId: string; functionId: string; state: ContainerState; reason: string }
+export interface ContainerReport {
+  containerId: string; functionId: string; state: ContainerState; reason: string;
+  /** Web endpoint requests held on the fast path now, and taken since the last heartbeat. */
+  fastInFlight?: number; fastServed?: number;
+}
 export interface Heartbeat { containers: ContainerReport[] }
 
 export interface Demand { demandId: string; functionId: string; bundleHash: string; cpu: number; memoryMib: number; gpu: string[] }

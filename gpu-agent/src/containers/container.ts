@@ -12,6 +12,8 @@ import { MessageWork, type InputEnd } from "./message-work.ts";
 import { AppLoadError, RunnerConnection, type RunnerResult } from "./runner-connection.ts";
 import { ApiBridge } from "./api-bridge.ts";
 import { EndpointRelay } from "../runner/endpoint-relay.ts";
+import type { FromRunner, ToRunner } from "../runner/runner-protocol.ts";
+import type { EndpointRequestHead } from "@ferry/core";
 import { serializeError } from "@ferry/core/codec";
 import type { VolumeRequest } from "../volumes/container-volumes.ts";
 
@@ -29,7 +31,8 @@ export interface SandboxProcess {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly control: Duplex;
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** `error`: the launcher's own failure, if any (see the sandbox module's SandboxExit). */
+  readonly exited: Promise<{ code: number | null; signal: string | null; error?: Error }>;
   kill(signal?: NodeJS.Signals): void;
 }
 
@@ -97,6 +100,12 @@ export class Container {
   private readonly deps: ContainerDeps;
   /** Inputs taken from the queue and not yet settled, waiting or running. */
   private held = 0;
+  /** Fast path requests (see `takeSlot`) among `held`, and how many were taken since `takeFastServed`. */
+  private fastHeld = 0;
+  private fastServed = 0;
+  /** Set while the container pulls work: only then may fast path requests take its slots. */
+  private accepting = false;
+  private endpointRelay: EndpointRelay | undefined;
   private idleSince = Date.now();
   private readonly waiting: InputCollector<HeldInput>;
   private readonly running = new Set<ReadonlyArray<HeldInput>>();
@@ -133,9 +142,11 @@ export class Container {
       this.runner.serveApi((req, signal) => bridge.handle(req, signal));
       if (volumes) this.runner.serveVolumes((req) => volumes.handle(req));
       const runner = this.runner;
-      this.runner.serveEndpoints(new EndpointRelay(this.deps.nc, (m) => runner.sendToRunner(m)));
+      this.endpointRelay = new EndpointRelay(this.deps.nc, (m) => runner.sendToRunner(m));
+      this.runner.serveEndpoints(this.endpointRelay);
       this.pipeLogs(sandbox);
-      sandbox.exited.then(({ code, signal }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}`)));
+      // `error`: the launcher's own failure (e.g. its outbound network could not start), said with the exit.
+      sandbox.exited.then(({ code, signal, error }) => this.markGone(new ContainerGone("crash", `exit code ${code ?? "none"}${signal ? `, signal ${signal}` : ""}${error ? `: ${error.message}` : ""}`)));
       // A class is constructed and its `enter` run at load: that may take as long as one input may.
       const cls = this.options.cls;
       const loaded = this.runner.load(bundleInSandbox, cls?.name ?? this.command.functionName, cls?.params);
@@ -161,7 +172,9 @@ export class Container {
       while (!this.stopping && !this.gone) await this.nextChange();
     } else {
       const consumer = await this.deps.js.consumers.get(Streams.functionQueue(this.command.functionId), Streams.workersConsumer);
+      this.accepting = true;
       await this.pullWhileRoom(consumer);
+      this.accepting = false;
     }
     // What is in hand finishes: a stop lets running inputs complete; a gone container fails or requeues them.
     while (this.held > 0) await this.nextChange();
@@ -170,6 +183,76 @@ export class Container {
     this.cluster?.leave(reason);
     await this.shutdown();
     this.deps.report("stopped", reason);
+  }
+
+  /**
+   * Web endpoint fast path: take one of the container's `maxInputs` slots for a request sent
+   * straight to it, if one is free and the container is serving (not starting, stopping or
+   * gone). Held until `releaseSlot` (when its response head is sent), like an input.
+   */
+  takeSlot(): boolean {
+    if (!this.accepting || this.stopping || this.gone || !this.endpointRelay || this.held >= this.options.maxInputs) return false;
+    this.held++;
+    this.fastHeld++;
+    this.fastServed++;
+    return true;
+  }
+
+  releaseSlot(): void {
+    this.fastHeld--;
+    this.held--;
+    if (this.held === 0) this.idleSince = Date.now();
+    this.changed();
+  }
+
+  /** The function's timeout: a fast path request's longest time to its response head. */
+  get timeoutS(): number {
+    return this.options.timeoutS;
+  }
+
+  /** Slots in use (inputs and fast path requests), for least-loaded choice. */
+  get load(): number {
+    return this.held;
+  }
+
+  /** Fast path requests held now. */
+  get fastInFlight(): number {
+    return this.fastHeld;
+  }
+
+  /** Fast path requests taken since the last call (for the heartbeat's load report). */
+  takeFastServed(): number {
+    const n = this.fastServed;
+    this.fastServed = 0;
+    return n;
+  }
+
+  /** Send a fast path request to the runner; its pulls and parts go to `handle` until `detachDirect`. */
+  sendDirect(id: string, head: EndpointRequestHead, handle: (m: Extract<FromRunner, { t: "ep_pull" | "ep_res" }>) => void): void {
+    this.endpointRelay!.attach(id, handle);
+    this.runner!.sendToRunner({ t: "ep_req", id, head });
+  }
+
+  detachDirect(id: string): void {
+    this.endpointRelay?.detach(id);
+  }
+
+  /** Answer (a `ep_body` or `ep_ack`) to the runner about a fast path request. */
+  sendToRunner(m: Extract<ToRunner, { t: "ep_body" | "ep_ack" }>): void {
+    this.runner?.sendToRunner(m);
+  }
+
+  /** Call `onGone` with why, once the container is gone (at once if it is); the returned function stops watching. */
+  watchGone(onGone: (why: string) => void): () => void {
+    const w = this.whenGone();
+    void w.gone.then((g) => onGone(g.kind === "timeout" ? `it was killed because ${g.message}` : g.message));
+    return w.release;
+  }
+
+  /** A fast path request outran the function's timeout: as for an input, the container is killed. */
+  timedOut(requestId: string): void {
+    this.markGone(new ContainerGone("timeout", `endpoint request ${requestId} exceeded the function's timeout of ${this.options.timeoutS}s`, [requestId]));
+    this.killForInput();
   }
 
   /** Ask the container to stop once the inputs in hand are done (app stopped, region asked). */

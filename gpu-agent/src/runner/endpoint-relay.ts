@@ -2,6 +2,8 @@
 // request's body pieces and response parts between the runner (fd 3) and the region that holds
 // the HTTP request (core NATS request/reply on `Subjects.endpointBody` / `endpointResponse`).
 // Every hop waits for the next one's answer before sending more: no hop holds more than a piece.
+// A request sent straight to the container (the warm fast path) has its traffic taken by the
+// handler `attach` registered instead (see `FastEndpointRequest`).
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { EndpointWire, Limits, Subjects } from "@ferry/core";
 import type { FromRunner, ToRunner } from "./runner-protocol.ts";
@@ -44,14 +46,26 @@ export const encodePart = (p: Part): { payload: Uint8Array; hdrs: ReturnType<typ
 export class EndpointRelay {
   private readonly nc: NatsConnection;
   private readonly send: (m: ToRunner) => void;
+  private readonly direct = new Map<string, (m: Pull | Part) => void>();
 
   constructor(nc: NatsConnection, send: (m: ToRunner) => void) {
     this.nc = nc;
     this.send = send;
   }
 
+  /** Take request `id`'s pulls and parts with `handle` (a fast path request) until `detach`. */
+  attach(id: string, handle: (m: Pull | Part) => void): void {
+    this.direct.set(id, handle);
+  }
+
+  detach(id: string): void {
+    this.direct.delete(id);
+  }
+
   handle(m: Pull | Part): void {
-    if (m.t === "ep_pull") void this.pull(m.id);
+    const direct = this.direct.get(m.id);
+    if (direct) direct(m);
+    else if (m.t === "ep_pull") void this.pull(m.id);
     else void this.forward(m);
   }
 

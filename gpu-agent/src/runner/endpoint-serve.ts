@@ -4,6 +4,8 @@
 // `Response` back as parts (`ep_res`: head, chunks, end), one unacknowledged part at a time, so
 // a slow client slows the handler instead of filling memory. The input's output is sent as soon
 // as the head is: the function's timeout bounds the time to the first response byte only.
+// A request on the warm fast path (`ep_req`) is served the same way, but it is no input: no
+// output is sent, and its last part is not waited on (the agent forwards it and forgets it).
 import { Limits } from "../../../core/src/limits/limits.ts";
 import type { EndpointRequestHead } from "../../../core/src/endpoints/endpoint-request.ts";
 import { encodeValue } from "../../../core/src/codec/index.ts";
@@ -28,6 +30,11 @@ const errorJson = (type: string, message: string): Response =>
   new Response(JSON.stringify({ error: { type, message } }), { status: 500, headers: { "content-type": "application/json" } });
 
 const describe = (v: unknown): string => v === null ? "null" : typeof v === "object" ? `an object (${(v as object).constructor?.name ?? "Object"})` : typeof v;
+
+/** How one request is served: `direct` for a fast path request (`ep_req`), not an input. */
+export interface ServeOptions {
+  readonly direct?: boolean;
+}
 
 /** Statuses whose responses have no body (the Response constructor refuses one). */
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -58,8 +65,11 @@ export class EndpointServer {
     (w as ((m: BodyPiece | Ack) => void) | undefined)?.(m);
   }
 
-  /** Run the handler for one request and stream its response; never throws (a failure is a 500 response). */
-  async serve(inputId: string, head: EndpointRequestHead, handler: (request: Request) => unknown): Promise<void> {
+  /**
+   * Run the handler for one request and stream its response; never throws (a failure is a 500
+   * response). `inputId` tags its logs (a direct request's own id).
+   */
+  async serve(inputId: string, head: EndpointRequestHead, handler: (request: Request) => unknown, opts: ServeOptions = {}): Promise<void> {
     const id = head.requestId;
     let response: Response;
     try {
@@ -76,25 +86,27 @@ export class EndpointServer {
       this.deps.asInput(inputId, () => process.stderr.write(`endpoint handler threw: ${err.stack ?? `${err.name}: ${err.message}`}\n`));
       response = errorJson(err.name, err.message);
     }
-    const first = await this.sendResponse(id, response);
+    const first = await this.sendResponse(id, response, opts.direct === true);
+    if (opts.direct) return await first;
     this.deps.send({ t: "out", id: inputId, ok: true, value: encodeValue({ status: response.status }, "result") });
     await first;
   }
 
   /** Send the head now; resolves once the whole body is sent (or cut short). */
-  private async sendResponse(id: string, response: Response): Promise<Promise<void>> {
+  private async sendResponse(id: string, response: Response, direct: boolean): Promise<Promise<void>> {
+    const part = (p: Omit<ResponsePart, "t" | "id">) => this.part(id, p, direct);
     const status = response.status;
     const headers = [...response.headers] as Array<[string, string]>;
     const reader = NULL_BODY.has(status) ? undefined : response.body?.getReader();
     if (!reader) {
-      await this.part(id, { part: "head", status, headers, end: true });
+      await part({ part: "head", status, headers, end: true });
       return Promise.resolve();
     }
     // Bytes already there (a string or buffer body) ride with the head: one message for a small response.
     let pending = reader.read();
     const ready = await readNow(pending);
     if (ready !== PENDING && ready.done) {
-      await this.part(id, { part: "head", status, headers, end: true });
+      await part({ part: "head", status, headers, end: true });
       return Promise.resolve();
     }
     let data: Uint8Array | undefined;
@@ -103,22 +115,22 @@ export class EndpointServer {
       pending = reader.read();
       const next = await readNow(pending);
       if (next !== PENDING && next.done) {
-        await this.part(id, { part: "head", status, headers, data: b64(data), end: true });
+        await part({ part: "head", status, headers, data: b64(data), end: true });
         return Promise.resolve();
       }
     }
-    const acked = await this.part(id, { part: "head", status, headers, ...(data ? { data: b64(data) } : {}) });
-    return this.pump(id, reader, pending, acked);
+    const acked = await part({ part: "head", status, headers, ...(data ? { data: b64(data) } : {}) });
+    return this.pump(id, reader, pending, acked, direct);
   }
 
   /** Send the rest of the body, one part in flight at a time; the client going away cancels the reader. */
-  private async pump(id: string, reader: ReadableStreamDefaultReader<Uint8Array>, pending: Promise<ReadableStreamReadResult<Uint8Array>>, acked: boolean): Promise<void> {
+  private async pump(id: string, reader: ReadableStreamDefaultReader<Uint8Array>, pending: Promise<ReadableStreamReadResult<Uint8Array>>, acked: boolean, direct: boolean): Promise<void> {
     let live = acked;
     try {
       while (live) {
         const r = await pending;
         if (r.done) {
-          await this.part(id, { part: "end" });
+          await this.part(id, { part: "end" }, direct);
           return;
         }
         // Read ahead one piece while this one travels.
@@ -128,14 +140,21 @@ export class EndpointServer {
         }
       }
     } catch (e) {
-      await this.part(id, { part: "error", error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+      await this.part(id, { part: "error", error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }, direct);
     } finally {
       if (!live) await reader.cancel().catch(() => undefined);
     }
   }
 
-  /** Send one part and wait for the region's ack; false when the client is gone. */
-  private part(id: string, p: Omit<ResponsePart, "t" | "id">): Promise<boolean> {
+  /**
+   * Send one part and wait for the region's ack; false when the client is gone. A direct
+   * request's last part is not acked: it resolves at once.
+   */
+  private part(id: string, p: Omit<ResponsePart, "t" | "id">, direct = false): Promise<boolean> {
+    if (direct && (p.part === "end" || p.part === "error" || (p.part === "head" && p.end))) {
+      this.deps.send({ t: "ep_res", id, ...p });
+      return Promise.resolve(true);
+    }
     return new Promise((resolve) => {
       this.ackWaiters.set(id, (ack) => resolve(!ack.aborted));
       this.deps.send({ t: "ep_res", id, ...p });

@@ -1,10 +1,13 @@
 // Lines of JSON exchanged between the agent and the runner inside a sandbox, over fd 3.
+import type { EndpointRequestHead } from "../../../core/src/endpoints/endpoint-request.ts";
 
 /** Agent → runner. */
 export type ToRunner =
   // `function` names a function or a class; `params` (value codec) are a class instance's parameters.
   | { readonly t: "load"; readonly bundle: string; readonly function: string; readonly params?: unknown }
   | { readonly t: "in"; readonly id: string; readonly args: unknown }
+  // A warm pool sandbox's runner is given its container before the `load`: the container's environment, set before the app is imported.
+  | { readonly t: "assign"; readonly env: Readonly<Record<string, string>> }
   // A batched function's inputs, run as one call of the user's function; one `out` per id.
   | { readonly t: "batch"; readonly ids: ReadonlyArray<string>; readonly args: ReadonlyArray<unknown> }
   // The answer to a runner's `api` request, relayed from the public API by the agent.
@@ -16,11 +19,16 @@ export type ToRunner =
   | { readonly t: "ep_body"; readonly id: string; readonly data?: string; readonly eof?: boolean; readonly error?: string }
   // The region wrote a response part (`ep_res`) of request `id`; `aborted`: its client is gone, stop producing.
   | { readonly t: "ep_ack"; readonly id: string; readonly aborted?: boolean }
+  // A web endpoint request sent straight to this container (the warm fast path, not an input):
+  // served like an endpoint input, its parts and pulls under `id`; no `out`, and no ack of its last part.
+  | { readonly t: "ep_req"; readonly id: string; readonly head: EndpointRequestHead }
   | { readonly t: "shutdown" };
 
 /** Runner → agent. */
 export type FromRunner =
   | { readonly t: "ready" }
+  // A runner in a warm pool sandbox is up and waits for its `assign`.
+  | { readonly t: "waiting" }
   | { readonly t: "load_error"; readonly error: unknown }
   | { readonly t: "out"; readonly id: string; readonly ok: true; readonly value: unknown }
   | { readonly t: "out"; readonly id: string; readonly ok: false; readonly error: unknown }

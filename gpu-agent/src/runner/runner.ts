@@ -12,6 +12,7 @@ import { installVolumeTransport } from "../volumes/volume-transport.ts";
 import { EndpointServer } from "./endpoint-serve.ts";
 import { isEndpointRequest } from "../../../core/src/endpoints/endpoint-request.ts";
 import { installImagePackageResolution, takeImageNpmDirs } from "./image-packages.ts";
+import { RunnerAssignment } from "../warm-pool/runner-assignment.ts";
 
 type Callable = (...args: unknown[]) => unknown;
 interface FunctionHandle {
@@ -25,6 +26,8 @@ interface AppHandle { readonly functions: () => ReadonlyArray<FunctionHandle> }
 const control = new Socket({ fd: 3, readable: true, writable: true });
 const send = (m: FromRunner) => control.write(`${JSON.stringify(m)}\n`);
 const currentInput = new AsyncLocalStorage<string>();
+// In a warm pool sandbox: the container's environment arrives with `assign`, before the `load`.
+const assignment = new RunnerAssignment(process.env);
 // Installed before the app loads, so the SDK bundled into it finds the platform without a network.
 const api = installApiTransport(send);
 const volumes = installVolumeTransport(send);
@@ -121,9 +124,16 @@ control.on("data", lineSplitter((line) => {
   if (msg.t === "api_res") api.receive(msg);
   else if (msg.t === "volume_res") volumes.receive(msg);
   else if (msg.t === "ep_body" || msg.t === "ep_ack") endpoints.receive(msg);
+  else if (msg.t === "ep_req") void endpoints.serve(msg.id, msg.head, (req) => target!.local(req), { direct: true });
   else if (msg.t === "in") void runInput(msg.id, msg.args);
   else if (msg.t === "batch") void runBatch(msg.ids, msg.args);
+  else if (msg.t === "assign") assignment.assign(msg.env);
   else if (msg.t === "load") {
+    const blocked = assignment.loadBlocker();
+    if (blocked) {
+      send({ t: "load_error", error: serializeError(new Error(blocked)) });
+      return;
+    }
     import(msg.bundle).then(
       async (mod: Record<string, unknown>) => {
         nameExportedFunctions(mod);
@@ -147,6 +157,9 @@ control.on("data", lineSplitter((line) => {
     shutDown();
   }
 }));
+
+// A warm pool sandbox: tell the agent this runner is up, waiting for its container.
+if (assignment.pooled) send({ t: "waiting" });
 
 let shuttingDown = false;
 /**

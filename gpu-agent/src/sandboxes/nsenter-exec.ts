@@ -24,6 +24,11 @@ export interface EnterableContainer {
   readonly bwrapPid: number;
   /** The container's cgroup directories (one per v1 hierarchy), joined before entering; may be empty. */
   readonly cgroupDirs: ReadonlyArray<string>;
+  /**
+   * The container's environment, when its command did not start with it (a warm pool sandbox gets
+   * it after start, see warm-pool/); otherwise the command's own is read from /proc.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const childrenOf = (pid: number): number[] => {
@@ -107,7 +112,7 @@ export const enterContainer = (
   child.stdin.on("error", () => undefined);
   const envChannel = child.stdio[ENV_FD] as NodeJS.WritableStream & { on(e: "error", f: () => void): void };
   envChannel.on("error", () => undefined);
-  envChannel.end(exportLines({ ...environOf(commandPid), ...spec.env }));
+  envChannel.end(exportLines({ ...(target.env ?? environOf(commandPid)), ...spec.env }));
   child.stdout.on("data", (b: Buffer) => sink.output("stdout", b));
   child.stderr.on("data", (b: Buffer) => sink.output("stderr", b));
   let done = false;

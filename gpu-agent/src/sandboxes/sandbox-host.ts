@@ -6,7 +6,7 @@ import type { AgentMessage, ContainerReport, RegionCommand, SandboxStart, StartC
 import type { BundleCache } from "../bundles/bundle-cache.ts";
 import { InsufficientCapacityError, type ResourceLedger } from "../inventory/gpu-allocator.ts";
 import { gpuDeviceNodes, type GpuInventory } from "../inventory/gpu-inventory.ts";
-import { DEFAULT_UNPRIVILEGED_HOST_ID, SANDBOX_NODE_DIR, startSandbox, type RootfsEntry, type Sandbox } from "../sandbox/index.ts";
+import { DEFAULT_UNPRIVILEGED_HOST_ID, SANDBOX_NODE_DIR, startSandbox, type RootfsEntry, type Sandbox, type SandboxNetwork } from "../sandbox/index.ts";
 import { buildExecServer } from "./build-exec-server.ts";
 import { ExecRelay } from "./exec-relay.ts";
 import { SNAPSHOT_IN_SANDBOX } from "./exec-protocol.ts";
@@ -18,6 +18,24 @@ import { SnapshotFiles } from "./snapshot-files.ts";
 const EXEC_SERVER_DIR_IN_SANDBOX = "/opt/ferry/exec";
 /** Processes and threads one sandbox may have (a shell session with tools stays far below). */
 export const SANDBOX_PIDS_LIMIT = 1024;
+
+/**
+ * A sandbox's network mode, from the placement options the region sends with it (their `network`
+ * is the sandbox's, or the function's it mirrors): "outbound" unless it says "none".
+ *
+ * @example
+ * ```ts
+ * sandboxNetwork({ optionsJson: '{"network":"none"}' }); // "none"
+ * ```
+ */
+export const sandboxNetwork = (cmd: Pick<StartContainer, "optionsJson">): SandboxNetwork => {
+  try {
+    const options = JSON.parse(cmd.optionsJson) as { network?: unknown } | null;
+    return options?.network === "none" ? "none" : "outbound";
+  } catch {
+    return "outbound";
+  }
+};
 
 export interface SandboxHostDeps {
   readonly nc: NatsConnection;
@@ -50,7 +68,7 @@ export class SandboxHost {
   private readonly deps: SandboxHostDeps;
   private readonly sandboxes = new Map<string, SandboxContainer>();
   /** Function containers' sandboxes, for `ferry container exec`. */
-  private readonly functionSandboxes = new Map<string, { readonly sandbox: Sandbox; execs: number }>();
+  private readonly functionSandboxes = new Map<string, { readonly sandbox: Sandbox; execs: number; readonly env?: Readonly<Record<string, string>> }>();
   private readonly execServer: Promise<string>;
   private readonly snapshots: SnapshotFiles;
 
@@ -90,9 +108,12 @@ export class SandboxHost {
     }
   }
 
-  /** Remember a function container's sandbox while it lives, so execs can enter it. */
-  trackFunctionSandbox(containerId: string, sandbox: Sandbox): void {
-    this.functionSandboxes.set(containerId, { sandbox, execs: 0 });
+  /**
+   * Remember a function container's sandbox while it lives, so execs can enter it. `env`: the
+   * container's whole environment when its command did not start with it (a warm pool sandbox).
+   */
+  trackFunctionSandbox(containerId: string, sandbox: Sandbox, env?: Readonly<Record<string, string>>): void {
+    this.functionSandboxes.set(containerId, { sandbox, execs: 0, env });
     void sandbox.exited.then(() => this.functionSandboxes.delete(containerId));
   }
 
@@ -174,7 +195,7 @@ export class SandboxHost {
       devices: this.deps.gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
       cwd: "/tmp",
       argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${EXEC_SERVER_DIR_IN_SANDBOX}/exec-server.mjs`],
-      network: "none",
+      network: sandboxNetwork(cmd),
       limits: {
         memoryMiB: spec.memoryLimitMib > 0 ? spec.memoryLimitMib : undefined,
         cpu: spec.cpuLimit > 0 ? spec.cpuLimit : undefined,
@@ -197,7 +218,7 @@ export class SandboxHost {
     fn.execs++;
     const limits = fn.sandbox.limits;
     relay.attach(enterContainer(
-      { bwrapPid: fn.sandbox.pid, cgroupDirs: limits?.applied ? limits.cgroup.paths : [] },
+      { bwrapPid: fn.sandbox.pid, cgroupDirs: limits?.applied ? limits.cgroup.paths : [], env: fn.env },
       { argv: cmd.argv, env: cmd.env, cwd: cmd.workdir || FUNCTION_APP_DIR, pty: cmd.pty },
       relay,
     ));

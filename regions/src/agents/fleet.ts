@@ -29,6 +29,8 @@ export interface TrackedContainer {
   idleSince?: number;
   /** Asked to stop to free room for another function. */
   evicting?: boolean;
+  /** Web endpoint requests it holds on the fast path, as of its agent's last heartbeat. */
+  fastInFlight?: number;
 }
 
 /** The resources the region has placed on one agent. */
@@ -79,6 +81,9 @@ export class Fleet {
 
   /** Called when a container becomes ready, with how long it took from the region's request. */
   readonly containerReadyListeners: Array<(container: TrackedContainer, startMs: number) => void> = [];
+
+  /** Called with the web endpoint requests a function's containers took on the fast path (from heartbeats). */
+  readonly fastServedListeners: Array<(functionId: string, served: number) => void> = [];
 
   /** Called when a container leaves the fleet (stopped, failed, or its agent went away). */
   readonly containerGoneListeners: Array<(container: TrackedContainer, reason: string) => void> = [];
@@ -142,6 +147,8 @@ export class Fleet {
       if (!c) continue;
       if (r.state === "running") c.state = "running";
       c.idleSince = r.reason === "idle" ? (c.idleSince ?? Date.now()) : undefined;
+      c.fastInFlight = r.fastInFlight ?? 0;
+      if (r.fastServed) for (const l of this.fastServedListeners) l(c.functionId, r.fastServed);
     }
     const alive = new Set(listed.map((c) => c.containerId));
     const affected = new Set<string>();
@@ -160,6 +167,13 @@ export class Fleet {
     const out: TrackedContainer[] = [];
     for (const c of this.containers.values()) if (c.functionId === functionId && !c.evicting) out.push(c);
     return out;
+  }
+
+  /** Web endpoint requests the function's containers hold on the fast path (load the work queue does not see). */
+  fastInFlight(functionId: string): number {
+    let n = 0;
+    for (const c of this.containers.values()) if (c.functionId === functionId) n += c.fastInFlight ?? 0;
+    return n;
   }
 
   /** Free capacity per agent, derived from what the region placed on it. */

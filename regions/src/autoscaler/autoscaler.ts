@@ -135,7 +135,9 @@ export class Autoscaler {
 
   private async reconcileOnce(a: ActiveFunction): Promise<void> {
     const info = await this.deps.jsm.consumers.info(Streams.functionQueue(a.fn.id), Streams.workersConsumer);
-    const outstanding = info.num_pending + info.num_ack_pending;
+    // Web endpoint requests on the fast path are load the queue does not see.
+    const fastInFlight = this.deps.fleet.fastInFlight(a.fn.id);
+    const outstanding = info.num_pending + info.num_ack_pending + fastInFlight;
     const live = this.deps.fleet.liveContainers(a.fn.id);
     const now = Date.now();
     if (outstanding > 0) a.lastBusy = now;
@@ -159,7 +161,7 @@ export class Autoscaler {
     } else {
       const idle = live.filter((c) => c.state === "running" && c.idleSince !== undefined);
       const plan = policy.plan(now, {
-        busy: info.num_ack_pending, queued: info.num_pending, live: live.length, idle: idle.length,
+        busy: info.num_ack_pending + fastInFlight, queued: info.num_pending, live: live.length, idle: idle.length,
         starting: live.filter((c) => c.state === "starting").length, options: policyOptions,
       });
       toStart = plan.start;

@@ -3,6 +3,10 @@
 // The region makes it an input of the endpoint's function (its work queue, so scale-from-zero
 // and placement are those of any call), then serves the container's body pulls and turns the
 // response parts it sends into this HTTP response (see `EndpointExchange`).
+//
+// Warm requests mostly skip this: the edge asks `GET /endpoints/:functionId/routes` which agents
+// run the function, and sends requests to them straight (the fast path); what those requests
+// load the containers with reaches the autoscaler through the agents' heartbeats.
 import { Hono } from "hono";
 import { Effect, Schema } from "effect";
 import {
@@ -11,6 +15,8 @@ import {
 } from "@ferry/core";
 import { encodeValue } from "@ferry/core/codec";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
+import type { Fleet } from "../agents/fleet.ts";
+import { fastRoutesOf } from "./fast-routes.ts";
 import { BodySource } from "./body-source.ts";
 import { EndpointExchange, errorAnswer } from "./endpoint-exchange.ts";
 import { readHeadLine } from "./head-line.ts";
@@ -32,16 +38,18 @@ export interface EndpointRouteDeps {
   readonly storage: Storage["Service"];
   readonly bus: Bus["Service"];
   readonly autoscaler: Autoscaler;
+  readonly fleet: Fleet;
 }
 
 const fail = (e: ApiError) => new Response(JSON.stringify(errorBody(e)), { status: statusOf(e), headers: { "content-type": "application/json" } });
 
 /**
  * `POST /endpoints/:functionId/requests` (mounted under `/internal`): serve one web endpoint request.
+ * `GET /endpoints/:functionId/routes`: the agents warm requests may go to straight (`FastRoute`s).
  *
  * @example
  * ```ts
- * api.route("/internal", endpointRoutes({ storage, bus, autoscaler }));
+ * api.route("/internal", endpointRoutes({ storage, bus, autoscaler, fleet }));
  * ```
  */
 export const endpointRoutes = (deps: EndpointRouteDeps) => {
@@ -50,8 +58,18 @@ export const endpointRoutes = (deps: EndpointRouteDeps) => {
     const hit = functions.get(id);
     return hit ? Effect.succeed(hit) : deps.storage.getFunction(id).pipe(Effect.tap((fn) => Effect.sync(() => functions.set(id, fn))));
   };
+  // Requests served on the fast path are arrivals and load, as queued ones are: the function stays watched and scales.
+  deps.fleet.fastServedListeners.push((functionId, served) => {
+    void Effect.runPromise(Effect.result(getFunction(functionId))).then((r) => {
+      if (r._tag === "Success") deps.autoscaler.markBusy(r.success, served);
+    });
+  });
 
-  return new Hono().post("/endpoints/:functionId/requests", async (c) => {
+  return new Hono().get("/endpoints/:functionId/routes", async (c) => {
+    const found = await Effect.runPromise(Effect.result(getFunction(c.req.param("functionId"))));
+    if (found._tag === "Failure") return fail(found.failure);
+    return c.json({ routes: fastRoutesOf(deps.fleet, found.success.id, resolveFunctionOptions(found.success.options).maxInputs) });
+  }).post("/endpoints/:functionId/requests", async (c) => {
     const found = await Effect.runPromise(Effect.result(getFunction(c.req.param("functionId")).pipe(Effect.tap((fn) => deps.bus.ensureFunctionQueue(fn.id)))));
     if (found._tag === "Failure") return fail(found.failure);
     const fn = found.success;

@@ -1,9 +1,11 @@
 import type { Client } from "@libsql/client";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Effect } from "effect";
 import { migrate } from "@ferry/core";
 import { connectNats, openLibsql } from "@ferry/core/node";
 import { StateReplica } from "./state-replica.ts";
+import { restoreStateSnapshot } from "./state-snapshots.ts";
 
 /** Where a process's platform state comes from. */
 export interface StateClientOptions {
@@ -40,30 +42,47 @@ export interface StateClient {
  * ```
  */
 export const openStateClient = async (opts: StateClientOptions): Promise<StateClient> => {
-  const local = await openLibsql(opts.databaseUrl);
-  if (!opts.replication) return { client: local, close: async () => local.close() };
-  let nc: NatsConnection | undefined;
+  if (!opts.replication) {
+    const local = await openLibsql(opts.databaseUrl);
+    return { client: local, close: async () => local.close() };
+  }
+  // Short pings: a state server cut off without closing its connections is left within ~3 s.
+  const nc = await connectNats(opts.replication.natsUrls, `ferry-state-${opts.replication.origin}`, { pingIntervalMs: STATE_NATS_PING_MS });
+  const path = opts.databaseUrl.startsWith("file:") ? opts.databaseUrl.slice("file:".length) : undefined;
+  let local: Client | undefined;
   try {
+    // A new replica, or one older than the log's oldest entry, starts from the latest snapshot.
+    if (path !== undefined) {
+      await mkdir(dirname(path), { recursive: true });
+      const restored = await restoreStateSnapshot(path, nc, opts.replication.replicas);
+      if (restored !== undefined) opts.log?.(`state replica ${opts.replication.origin}: restored a snapshot at log entry ${restored}`);
+    }
+    local = await openLibsql(opts.databaseUrl);
     // The schema is code's, not the log's: every replica migrates its own database.
     await Effect.runPromise(migrate(local));
-    nc = await connectNats(opts.replication.natsUrls, `ferry-state-${opts.replication.origin}`);
-    const replica = await StateReplica.open({ local, nc, origin: opts.replication.origin, replicas: opts.replication.replicas, log: opts.log });
-    const conn = nc;
+    const replica = await StateReplica.open({
+      local, nc, origin: opts.replication.origin, replicas: opts.replication.replicas, log: opts.log,
+      snapshots: path !== undefined ? { workDir: dirname(path) } : undefined,
+    });
+    const db = local;
     return {
       client: replica.client,
       replica,
       close: async () => {
         await replica.close();
-        await conn.drain().catch(() => undefined);
-        local.close();
+        await nc.drain().catch(() => undefined);
+        db.close();
       },
     };
   } catch (e) {
-    await nc?.close().catch(() => undefined);
-    local.close();
+    await nc.close().catch(() => undefined);
+    local?.close();
     throw e;
   }
 };
+
+/** Ping interval of connections to the state cluster. */
+export const STATE_NATS_PING_MS = 1_000;
 
 /** The header an edge sends with the state sequence it has seen, so a region answers only once it has applied as much. */
 export const STATE_SEQ_HEADER = "x-ferry-state-seq";

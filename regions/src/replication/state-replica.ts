@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Client, InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import { latestSnapshotSeq, publishStateSnapshot, STATE_SNAPSHOT_EVERY_ENTRIES } from "./state-snapshots.ts";
 import { decodeStatement, encodeStatement, isWriteStatement, parseLogEntry, type LogEntry } from "./log-entry.ts";
 
 /** The stream holding the state log. */
@@ -47,6 +48,8 @@ export interface StateReplicaOptions {
   readonly writeTimeoutMs?: number;
   /** Told about entries that failed to apply (the same everywhere: a constraint, a bad statement). */
   readonly log?: (line: string) => void;
+  /** Publish a snapshot every `STATE_SNAPSHOT_EVERY_ENTRIES` entries (needs a scratch dir next to the database). */
+  readonly snapshots?: { readonly workDir: string };
 }
 
 /** Raised when the log cannot take a write (no majority of the state cluster is reachable). */
@@ -105,6 +108,8 @@ export class StateReplica {
   private readonly seqWaiters = new Set<{ seq: number; wake: () => void }>();
   private stopConsuming: (() => void) | undefined;
   private closed = false;
+  private lastSnapshotSeq = 0;
+  private snapshotting = false;
 
   private constructor(opts: StateReplicaOptions) {
     this.opts = opts;
@@ -117,6 +122,7 @@ export class StateReplica {
     await opts.local.execute(`CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), applied_seq INTEGER NOT NULL)`);
     await opts.local.execute(`INSERT INTO ${PROGRESS_TABLE} (id, applied_seq) VALUES (1, 0) ON CONFLICT(id) DO NOTHING`);
     const replica = new StateReplica(opts);
+    if (opts.snapshots) replica.lastSnapshotSeq = await latestSnapshotSeq(opts.nc, opts.replicas ?? 3).catch(() => 0);
     const rs = await opts.local.execute(`SELECT applied_seq FROM ${PROGRESS_TABLE} WHERE id = 1`);
     replica.applied = Number(rs.rows[0]?.applied_seq ?? 0);
     const jsm = await jetstreamManager(opts.nc);
@@ -228,6 +234,20 @@ export class StateReplica {
       }
     }
     for (const w of [...this.seqWaiters]) if (w.seq <= seq) w.wake();
+    if (this.opts.snapshots && !this.snapshotting && seq - this.lastSnapshotSeq >= STATE_SNAPSHOT_EVERY_ENTRIES) this.snapshot(this.opts.snapshots.workDir);
+  }
+
+  /** Publish a snapshot of this replica in the background (one at a time). */
+  private snapshot(workDir: string): void {
+    this.snapshotting = true;
+    void publishStateSnapshot(this.opts.local, this.opts.nc, { workDir, origin: this.opts.origin, replicas: this.opts.replicas })
+      .then((seq) => {
+        this.lastSnapshotSeq = seq;
+      })
+      .catch((e: unknown) => this.opts.log?.(`state replica ${this.opts.origin}: snapshot failed: ${String(e)}`))
+      .finally(() => {
+        this.snapshotting = false;
+      });
   }
 
   /** Publish `statements` as one entry and wait for this replica to apply it. */

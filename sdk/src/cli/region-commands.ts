@@ -28,6 +28,9 @@ const serve = Command.make("serve", {
   agents: Flag.Int("agents").pipe(Flag.withDescription("Local agents to start in this process"), Flag.withDefault(0)),
   apiUrl: Flag.String("api-url").pipe(Flag.withDescription("The public API (edge) URL containers' API bridge calls"), Flag.optional),
   gpus: Flag.String("gpus").pipe(Flag.withDescription("Simulated GPUs on each local agent"), Flag.optional),
+  host: Flag.String("host").pipe(Flag.withDescription("Listen address"), Flag.withDefault("127.0.0.1")),
+  httpPort: Flag.Int("http-port").pipe(Flag.withDescription("Internal HTTP port for edges (0 picks a free one)"), Flag.withDefault(0)),
+  grpcPort: Flag.Int("grpc-port").pipe(Flag.withDescription("gRPC port for agents (0 picks a free one)"), Flag.withDefault(0)),
 }, action(async (f) => {
   const internalToken = process.env.FERRY_INTERNAL_TOKEN;
   const secretKey = process.env.FERRY_SECRET_KEY;
@@ -36,6 +39,7 @@ const serve = Command.make("serve", {
   const served = await serveRegion({
     name: f.name, natsUrl: f.nats, stateNatsUrls: f.stateNats, stateReplicas: Option.getOrUndefined(f.stateReplicas), databasePath: f.db,
     dataDir: f.dataDir, agents: f.agents, apiUrl: Option.getOrUndefined(f.apiUrl), gpus: Option.getOrUndefined(f.gpus), internalToken, secretKey,
+    host: f.host, httpPort: f.httpPort, grpcPort: f.grpcPort,
   });
   // One JSON line on stdout says where it listens (the multi-region platform reads it).
   process.stdout.write(`${JSON.stringify({ region: f.name, httpUrl: served.region.httpUrl, grpcAddress: served.region.grpcAddress })}\n`);

@@ -33,6 +33,7 @@ export interface FunctionOptions {
   readonly bufferContainers?: number;
   readonly scaledownWindow?: number;
   readonly maxInputs?: number;
+  /** `"outbound"` (default): its containers may open connections out, never to the platform's own services; `"none"`: a private loopback only. */
   readonly network?: "outbound" | "none";
   /** Gang-place `size` containers in one region (one RDMA fabric with `rdma`); every input runs on all ranks. */
   readonly cluster?: { readonly size: number; readonly rdma?: boolean };

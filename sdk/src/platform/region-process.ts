@@ -37,6 +37,10 @@ export interface RegionProcessOptions {
   readonly gpus?: string;
   readonly internalToken: string;
   readonly secretKey: string;
+  /** Listen address (default 127.0.0.1) and ports (0, the default, picks free ones). */
+  readonly host?: string;
+  readonly httpPort?: number;
+  readonly grpcPort?: number;
 }
 
 /** A region serving in this process. */
@@ -57,7 +61,7 @@ export interface ServedRegion {
 export const serveRegion = async (opts: RegionProcessOptions): Promise<ServedRegion> => {
   await mkdir(opts.dataDir, { recursive: true });
   const region = await startRegionServer({
-    region: opts.name, host: "127.0.0.1", httpPort: 0, grpcPort: 0, natsUrl: opts.natsUrl, databaseUrl: `file:${opts.databasePath}`,
+    region: opts.name, host: opts.host ?? "127.0.0.1", httpPort: opts.httpPort ?? 0, grpcPort: opts.grpcPort ?? 0, natsUrl: opts.natsUrl, databaseUrl: `file:${opts.databasePath}`,
     internalToken: opts.internalToken, secretKey: opts.secretKey, apiUrl: opts.apiUrl, dataDir: join(opts.dataDir, "region"),
     replication: { natsUrls: opts.stateNatsUrls, replicas: opts.stateReplicas },
   });

@@ -21,7 +21,10 @@ export interface SandboxCreateOptions {
   readonly cpu?: number;
   /** Memory in MiB (default 512): reserved, and a hard limit, above which the kernel OOM-kills in the sandbox. */
   readonly memory?: number;
-  /** Accepted for compatibility; sandboxes have no network yet (as functions). */
+  /**
+   * `"outbound"` (the default, or the mirrored function's): it may open connections out (the
+   * Internet, DNS), never to the platform's own services; `"none"`: a private loopback only.
+   */
   readonly network?: "outbound" | "none";
   readonly region?: string | ReadonlyArray<string>;
   readonly cloud?: string | ReadonlyArray<string>;
@@ -60,7 +63,7 @@ const WAIT_POLL_MS = 250;
 
 /**
  * A sandbox: a long-lived container to run commands in (`exec`), with streaming stdio, its own
- * resources and limits, and no network. It ends when terminated, at its `timeout`, or after
+ * resources and limits, and outbound network unless `network: "none"`. It ends when terminated, at its `timeout`, or after
  * `idleTimeout` without a running exec.
  *
  * @example

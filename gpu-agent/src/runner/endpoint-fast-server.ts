@@ -1,0 +1,141 @@
+// The agent's door for the web endpoint warm fast path: edges keep one TCP connection here and
+// send warm requests straight to the agent's running containers of the endpoint's function,
+// multiplexed as frames (see `EndpointFrame`), without the work queue or a NATS round trip per
+// request. A request goes to the least loaded running container of its function with a free
+// `maxInputs` slot; with none, the agent answers `busy` before using anything of the request,
+// and the edge sends it the queue's way (which also scales the function up).
+import { createServer, type Server, type Socket } from "node:net";
+import { timingSafeEqual } from "node:crypto";
+import { EndpointFrame, decodeHeadPayload, encodeFrame, FrameReader, FrameWriter, newId, type FastRequestHead } from "@ferry/core";
+import { FastEndpointRequest, type DirectContainer } from "./endpoint-fast-request.ts";
+
+/** A container as the fast path chooses among them (see `Container`). */
+export interface FastPathContainer extends DirectContainer {
+  readonly functionId: string;
+  readonly load: number;
+  takeSlot(): boolean;
+}
+
+export interface FastEndpointServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly agentId: string;
+  /** The platform's internal token: an edge proves itself with it. */
+  readonly internalToken: string;
+  /** The agent's containers, live. */
+  readonly containers: () => Iterable<FastPathContainer>;
+}
+
+/** Longest an edge may take to send its `hello` before the connection is closed. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Listens for edges' fast path connections and serves their requests in this agent's containers.
+ *
+ * @example
+ * ```ts
+ * const door = await FastEndpointServer.listen({ host: "127.0.0.1", port: 0, agentId, internalToken, containers: () => containers.values() });
+ * register.endpointPort = door.port;
+ * ```
+ */
+export class FastEndpointServer {
+  readonly port: number;
+  /** Requests taken by a container since start, and answered `busy`. */
+  served = 0;
+  busy = 0;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly opts: FastEndpointServerOptions;
+
+  private constructor(server: Server, port: number, opts: FastEndpointServerOptions) {
+    this.server = server;
+    this.port = port;
+    this.opts = opts;
+  }
+
+  static async listen(opts: FastEndpointServerOptions): Promise<FastEndpointServer> {
+    const server = createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+    const address = server.address();
+    const door = new FastEndpointServer(server, typeof address === "object" && address ? address.port : 0, opts);
+    server.on("connection", (socket) => door.accept(socket));
+    return door;
+  }
+
+  /** Stop listening and drop every connection (their requests end as if the edge went away). */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const out = new FrameWriter(socket);
+    const requests = new Map<number, FastEndpointRequest>();
+    let authed = false;
+    const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    const reader = new FrameReader((type, stream, payload) => {
+      if (!authed) {
+        authed = type === EndpointFrame.hello && this.tokenMatches(payload);
+        clearTimeout(helloTimer);
+        if (!authed) return void socket.destroy();
+        out.send(encodeFrame(EndpointFrame.welcome, 0, JSON.stringify({ agentId: this.opts.agentId })));
+        return;
+      }
+      if (type === EndpointFrame.request) return this.start(stream, payload, out, requests);
+      requests.get(stream)?.fromEdge(type, payload);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(helloTimer);
+      this.sockets.delete(socket);
+      for (const r of [...requests.values()]) r.abort();
+    });
+  }
+
+  private tokenMatches(payload: Buffer): boolean {
+    try {
+      const token = Buffer.from(String((JSON.parse(payload.toString("utf8")) as { token?: unknown }).token ?? ""));
+      const want = Buffer.from(this.opts.internalToken);
+      return token.byteLength === want.byteLength && timingSafeEqual(token, want);
+    } catch {
+      return false;
+    }
+  }
+
+  private start(stream: number, payload: Buffer, out: FrameWriter, requests: Map<number, FastEndpointRequest>): void {
+    const { head, data } = decodeHeadPayload<FastRequestHead>(payload);
+    const container = this.pick(head.functionId);
+    if (!container) {
+      this.busy++;
+      return out.send(encodeFrame(EndpointFrame.busy, stream));
+    }
+    this.served++;
+    const request = new FastEndpointRequest({
+      send: (frame) => out.send(frame), container, stream, requestId: newId("er"), onDone: () => requests.delete(stream),
+    });
+    requests.set(stream, request);
+    // The bytes are copied: the frame's buffer is the reader's.
+    request.start(head, head.body === "inline" ? Buffer.from(data) : undefined);
+  }
+
+  /** The least loaded container of the function that takes the request (its slot taken), if any. */
+  private pick(functionId: string): FastPathContainer | undefined {
+    const candidates: FastPathContainer[] = [];
+    for (const c of this.opts.containers()) if (c.functionId === functionId) candidates.push(c);
+    if (candidates.length > 1) candidates.sort((a, b) => a.load - b.load);
+    return candidates.find((c) => c.takeSlot());
+  }
+}
