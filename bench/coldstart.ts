@@ -1,5 +1,6 @@
-// Cold starts from custom images, for a function scaled to zero: (a) a tiny image already cached
-// on the node; (b) an image with over 100 MB of dependencies not on the node, loaded lazily, with
+// Cold starts for a function scaled to zero: (a0) the default image, with the agent's warm pool of
+// pre-started sandboxes on and off, alternating in the same run; (a) a tiny image already cached
+// on the node (custom images do not use the warm pool); (b) an image with over 100 MB of dependencies not on the node, loaded lazily, with
 // the fraction of its bytes fetched, against an eager full download measured in the same run;
 // (c) (b) again on later cold starts, prefetching what the first start read.
 import { randomBytes } from "node:crypto";
@@ -73,9 +74,26 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const t0 = performance.now();
     const deployed = await deployFile(client, APP, { mode: "ephemeral", onProgress: (l) => log(l) });
     log(`built, uploaded and deployed in ${(performance.now() - t0).toFixed(0)} ms`);
-    const fns = Object.fromEntries(deployed.discovered.functions.map((f) => [f.name, f.handle])) as unknown as Record<"tiny" | "big", { remote(): Promise<unknown> }>;
+    const fns = Object.fromEntries(deployed.discovered.functions.map((f) => [f.name, f.handle])) as unknown as Record<"plain" | "tiny" | "big", { remote(): Promise<unknown> }>;
     const bigImage = deployed.images.find((i) => i.functions.includes("big"))!;
     const agent = platform.agents[0];
+
+    // (a0) default image: a cold start takes a pre-started sandbox (pool on) or starts one (pool off), alternating.
+    const poolSize = agent.warmPool.stats().size;
+    if (poolSize === 0) throw new Error("the agent's warm pool is off: nothing to compare");
+    await coldCall(agent, () => fns.plain.remote(), "hi");
+    const poolOff: number[] = [];
+    const poolOn: number[] = [];
+    for (let i = 0; i < cachedSamples; i++) {
+      agent.warmPool.resize(0);
+      poolOff.push(await coldCall(agent, () => fns.plain.remote(), "hi"));
+      agent.warmPool.resize(poolSize);
+      await agent.warmPool.whenIdle();
+      const taken = agent.warmPool.stats().taken;
+      poolOn.push(await coldCall(agent, () => fns.plain.remote(), "hi"));
+      if (agent.warmPool.stats().taken === taken) throw new Error("a cold start with the pool on did not take a pooled sandbox");
+    }
+    log(`(a0) default image: pool off p50 ${percentile(poolOff, 50).toFixed(1)} ms, p95 ${percentile(poolOff, 95).toFixed(1)} ms; pool on p50 ${percentile(poolOn, 50).toFixed(1)} ms, p95 ${percentile(poolOn, 95).toFixed(1)} ms`);
 
     // (a) tiny image, cached on the node after the first start.
     await coldCall(agent, () => fns.tiny.remote(), "hi");
@@ -126,6 +144,11 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     await rm(dir, { recursive: true, force: true });
     await finish({
       bench: "coldstart",
+      plain_pool_off_p50_ms: round(percentile(poolOff, 50), 1),
+      plain_pool_off_p95_ms: round(percentile(poolOff, 95), 1),
+      plain_pool_on_p50_ms: round(percentile(poolOn, 50), 1),
+      plain_pool_on_p95_ms: round(percentile(poolOn, 95), 1),
+      warm_pool_size: poolSize,
       cached_p50_ms: round(percentile(cached, 50), 1),
       cached_p95_ms: round(percentile(cached, 95), 1),
       lazy_p50_ms: round(median(lazy), 1),
@@ -135,7 +158,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
       prefetch_p50_ms: round(median(prefetch), 1),
       prefetch_fetched_fraction: Number(median(prefetchFractions).toPrecision(3)),
       image_bytes: bigImage.bytes,
-      samples_ms: { cached: cached.map((x) => round(x, 1)), lazy: lazy.map((x) => round(x, 1)), eager: eager.map((x) => round(x, 1)), prefetch: prefetch.map((x) => round(x, 1)) },
+      samples_ms: { plain_pool_off: poolOff.map((x) => round(x, 1)), plain_pool_on: poolOn.map((x) => round(x, 1)), cached: cached.map((x) => round(x, 1)), lazy: lazy.map((x) => round(x, 1)), eager: eager.map((x) => round(x, 1)), prefetch: prefetch.map((x) => round(x, 1)) },
       targets: { cached_p50_ms: 100, lazy_p50_ms: 500, lazy_fetched_fraction: 0.1 },
     });
   } catch (e) {

@@ -101,6 +101,8 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const recovery = recoveredAt === undefined ? null : (recoveredAt - killedAt) / 1000;
     log(`recovery ${recovery === null ? "none in 30 s" : `${(recovery * 1000).toFixed(0)} ms`} (${failedCalls} calls failed meanwhile); ${acked.length} writes acknowledged, ${lost} lost`);
     await d.dispose().catch(() => undefined);
+    setClientConfig(undefined);
+    await platform.stop();
     await finish({
       bench: "failover",
       recovery_s: recovery === null ? null : round(recovery),

@@ -1,5 +1,6 @@
-// The app `npm run bench -- coldstart` deploys: a tiny image, and one with over 100 MB of
-// dependencies under /app/node_modules of which the function imports one small module.
+// The app `npm run bench -- coldstart` deploys: a function on the default image (the warm pool's
+// shape), a tiny image, and one with over 100 MB of dependencies under /app/node_modules of which
+// the function imports one small module.
 import { readFile } from "node:fs/promises";
 import { App, Image } from "ferry";
 
@@ -7,6 +8,9 @@ import { App, Image } from "ferry";
 const deps = process.env.FERRY_BENCH_DEPS ?? "/nonexistent/node_modules";
 
 export const app = new App("bench-coldstart");
+
+/** The default image ("ferry/node"), no GPUs or volumes: cold starts can take a warm pool sandbox. */
+export const plain = app.function({ scaledownWindow: 1 }, () => "hi");
 
 export const tiny = app.function(
   { image: Image.base("ferry/node").runCommands("mkdir -p /app && echo hi > /app/hello.txt"), scaledownWindow: 1 },

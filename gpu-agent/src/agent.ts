@@ -21,7 +21,7 @@ import { baseEntriesFor, imageBaseEnv } from "./images/container-root.ts";
 import { sweepStaleLazyMounts } from "./images/fuse/lazy-mount.ts";
 import type { BlockCacheStats } from "./images/block-cache.ts";
 import type { SandboxLimits, SandboxNetwork } from "./sandbox/bwrap-args.ts";
-import { WarmPool } from "./warm-pool/warm-pool.ts";
+import { assertWarmPoolSize, WarmPool } from "./warm-pool/warm-pool.ts";
 import { FastEndpointServer } from "./runner/endpoint-fast-server.ts";
 import { warmMisfit } from "./warm-pool/warm-fit.ts";
 import { warmSandboxSpec } from "./warm-pool/warm-spec.ts";
@@ -118,6 +118,7 @@ export interface RunningAgent {
  */
 export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const agentId = opts.agentId ?? newId("ag", 10);
+  assertWarmPoolSize(opts.warmPool ?? Limits.defaultWarmPoolSize);
   // Sandboxes run as an unprivileged host user, which must reach the runner and bundles here.
   await mkdir(opts.stateDir, { recursive: true });
   await chmod(opts.stateDir, 0o755);

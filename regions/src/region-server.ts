@@ -21,12 +21,15 @@ import { ContainerApiAccess } from "./broker/container-api-access.ts";
 import { startStores } from "./stores/index.ts";
 import { Scheduler } from "./schedules/scheduler.ts";
 import { blockUploadRoutes } from "./images/block-upload-routes.ts";
+import { PeerBlockStore } from "./images/peer-block-store.ts";
 import { openStateClient, STATE_SEQ_HEADER, STATE_SEQ_WAIT_MS } from "./replication/open-state-client.ts";
 import { sqlHttpRoutes } from "./sql-http/sql-http-routes.ts";
 import { endpointRoutes } from "./endpoints/endpoint-routes.ts";
 // The default block store, by path: @ferry/image-builder is not a dependency of regions.
 import { LocalDirBlockStore } from "../../image-builder/src/store/local-dir-block-store.ts";
 
+/** A peer region whose record is older than this is not asked for blocks. */
+const PEER_REGION_STALE_MS = 10_000;
 /** How often a region refreshes its record in the platform state. */
 export const REGION_REFRESH_MS = 2_000;
 
@@ -121,9 +124,13 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   const stores = startStores(bus);
   const ownDataDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), "ferry-region-")) : undefined;
   const blocks = new LocalDirBlockStore(join(opts.dataDir ?? ownDataDir!, "blocks"));
+  // Blocks uploaded to another region are fetched from it on first read (images follow functions).
+  const peerRegions = async () => (await Effect.runPromise(storage.listRegions()).catch(() => []))
+    .filter((r) => r.name !== opts.region && Date.now() - r.updatedAt < PEER_REGION_STALE_MS);
+  const sharedBlocks = new PeerBlockStore(blocks, peerRegions, opts.internalToken);
   const api = makeRegionApi({ region: opts.region, stateSeq: state.replica ? () => state.replica!.appliedSeq : undefined, internalToken: opts.internalToken, storage, bus, autoscaler,
     market: () => gpuMarket(fleet, opts.providers ?? [], reputation), sandboxRoutes: internalSandboxRoutes({ sandboxes, fleet, store: sandboxStore, bus }),
-    terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores, blocks: { store: blocks } });
+    terminateAppSandboxes: (appId) => sandboxes.terminateApp(appId), restartFunction, objects, stores, blocks: { store: sharedBlocks, peerStore: blocks } });
   // Deploys upload image blocks and indexes here (behind the internal token, like every /internal route).
   api.route("/internal", blockUploadRoutes({ store: blocks }));
   // Web endpoint requests the edge forwards (behind the internal token too).

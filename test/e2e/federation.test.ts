@@ -105,6 +105,19 @@ describe("federation", () => {
     expect(unknown.stderr).toMatch(/no region named "mars-north"; regions: .*us-east/);
   }, 240_000);
 
+  it("a custom image uploaded to one region runs in every region (blocks fetched from the peer that has them)", async () => {
+    const d = await deployFile(client, join(REPO_ROOT, "test/fixtures/apps/region-image-app.ts"), { mode: "deployed" });
+    const hello = d.response.functions.find((f) => f.name === "hello")!.id;
+    for (const region of ["us-east", "eu-west"]) {
+      const res = await callIn(hello, undefined, region);
+      const body = JSON.stringify(await res.json());
+      expect(res.status, body).toBe(200);
+      expect(body).toContain(region);
+      expect(body).toContain("built-once");
+    }
+    await d.dispose();
+  }, 180_000);
+
   it("a region cut off (its processes stopped) misses writes, then rejoins and converges", async () => {
     const cut = platform.region("eu-west");
     cut.pause();

@@ -17,7 +17,9 @@ export type ClientBodyPiece =
  * ```
  */
 export class ClientBody {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly body: ReadableStream<Uint8Array>;
+  /** Taken at the first read: until then the body may still go another way untouched. */
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   private pending: Uint8Array | undefined;
   private total = 0;
   private ended = false;
@@ -25,7 +27,7 @@ export class ClientBody {
   private readonly idleMs: number;
 
   constructor(body: ReadableStream<Uint8Array>, maxBytes: number = Limits.maxEndpointBodyBytes, idleMs: number = Limits.endpointIdleStreamTimeoutMs) {
-    this.reader = body.getReader();
+    this.body = body;
     this.maxBytes = maxBytes;
     this.idleMs = idleMs;
   }
@@ -38,7 +40,7 @@ export class ClientBody {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const r = await Promise.race([
-          this.reader.read(),
+          (this.reader ??= this.body.getReader()).read(),
           new Promise<"idle">((resolve) => (timer = setTimeout(() => resolve("idle"), this.idleMs))),
         ]);
         if (r === "idle") {
@@ -81,6 +83,6 @@ export class ClientBody {
 
   cancel(): void {
     this.ended = true;
-    void this.reader.cancel().catch(() => undefined);
+    void (this.reader ?? this.body).cancel().catch(() => undefined);
   }
 }

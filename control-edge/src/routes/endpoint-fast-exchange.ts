@@ -89,7 +89,8 @@ export class FastExchange implements LinkStream {
         return this.settle(errorResponse(f.status, f.type, f.message));
       }
       case EndpointFrame.busy:
-        return this.settle(undefined);
+        // Nothing of the request was used: its body stays whole for the queue's road.
+        return this.settle(undefined, false);
     }
   }
 
@@ -164,14 +165,14 @@ export class FastExchange implements LinkStream {
     else this.finish();
   };
 
-  private settle(response: Response | undefined): void {
+  private settle(response: Response | undefined, dropBody = true): void {
     if (this.done) return;
     if (!this.headed) {
       this.headed = true;
       this.link.outstanding--;
     }
     this.resolve(response);
-    this.finish();
+    this.finish(dropBody);
   }
 
   private armIdle(): void {
@@ -183,13 +184,13 @@ export class FastExchange implements LinkStream {
     }, this.idleMs);
   }
 
-  private finish(): void {
+  private finish(dropBody = true): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.deadline);
     clearTimeout(this.idle);
     this.opts.signal?.removeEventListener("abort", this.abort);
     this.link.remove(this.stream);
-    this.opts.body?.cancel();
+    if (dropBody) this.opts.body?.cancel();
   }
 }

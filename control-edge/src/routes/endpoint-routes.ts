@@ -18,13 +18,25 @@
 // process holds more than a piece (`Limits.endpointBodyChunkBytes`) of a body however large, and
 // a slow client slows the handler. The handler's time to its response head is bounded by the
 // function's timeout (504); a stream idle for `endpointIdleStreamTimeoutMs` is cut.
+//
+// That is the road of a request no running container can take now (scale from zero, every slot
+// busy). A warm request takes the fast path instead (see `FastPath`): straight from the edge to an
+// agent running the function, over one persistent connection per agent, as frames of a stream of
+// its own, with the same limits, streaming and backpressure:
+//
+//   client ─HTTP─▶ edge ─TCP frames (multiplexed)─▶ agent ─fd 3─▶ runner
+//
+// A request may pin its region with `x-ferry-region` (see `regionsForRequest`).
 import { Hono, type Context } from "hono";
 import { Effect } from "effect";
 import { Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache, type FunctionRow } from "@ferry/core";
 import { TOKEN_CACHE_MS } from "../auth/bearer-auth.ts";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import type { RegionClient } from "../regions/region-client.ts";
+import { PIN_REGION_HEADER, regionsForRequest } from "../regions/pinned-region.ts";
 import { ENDPOINT_TOKEN, resolveEndpointToken } from "./endpoint-tokens.ts";
+import { ClientBody } from "./endpoint-client-body.ts";
+import { FastPath } from "./endpoint-fast-path.ts";
 
 /** How long a resolved workspace, function or token is reused before libSQL is asked again. */
 const LOOKUP_CACHE_MS = 1_000;
@@ -55,6 +67,7 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   const workspaces = new TtlCache<string, string | null>(LOOKUP_CACHE_MS);
   const functions = new TtlCache<string, Lookup>(LOOKUP_CACHE_MS);
   const grants = new TtlCache<string, TokenGrant>(TOKEN_CACHE_MS);
+  const fast = new FastPath(regions, deps.internalToken);
 
   const workspaceId = async (name: string): Promise<string | null> => {
     const hit = workspaces.get(name);
@@ -121,7 +134,10 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     if (contentLength !== undefined && contentLength > Limits.maxEndpointBodyBytes) {
       return answer(c, 413, "PayloadTooLargeError", `request body is ${contentLength} bytes; the limit (maxEndpointBodyBytes) is ${Limits.maxEndpointBodyBytes}`);
     }
-    const picked = await Effect.runPromise(Effect.result(regions.pick(resolveFunctionOptions(fn.options).regions)));
+    const options = resolveFunctionOptions(fn.options);
+    const allowed = await Effect.runPromise(Effect.result(regionsForRequest(c.req.header(PIN_REGION_HEADER), options.regions, app)));
+    if (allowed._tag === "Failure") return answer(c, 404, "NotFoundError", allowed.failure.message);
+    const picked = await Effect.runPromise(Effect.result(regions.pick(allowed.success)));
     if (picked._tag === "Failure") return answer(c, 503, "UnavailableError", picked.failure.message);
 
     const headers: Array<[string, string]> = [];
@@ -130,10 +146,28 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
       headers.push([k, v]);
     }
     headers.push(["x-forwarded-prefix", prefix]);
-    const headLine = `${JSON.stringify({ method: c.req.method, url: `${url.origin}${rest}${url.search}`, headers, ...(contentLength === undefined ? {} : { contentLength }) })}\n`;
-    const body = c.req.raw.body && c.req.method !== "GET" && c.req.method !== "HEAD" ? withHeadLine(headLine, c.req.raw.body) : headLine;
+    const method = c.req.method;
+    const target = `${url.origin}${rest}${url.search}`;
+    const raw = c.req.raw.body && method !== "GET" && method !== "HEAD" && contentLength !== 0 ? c.req.raw.body : undefined;
+    // A small body announced by its length is read now and travels with the request, either road.
+    let inline: Uint8Array | undefined;
+    if (raw && contentLength !== undefined && contentLength <= Limits.endpointInlineBodyBytes) {
+      const all = await new ClientBody(raw).readAll();
+      if (!(all instanceof Uint8Array)) return answer(c, all.error === "too-large" ? 413 : 400, all.error === "too-large" ? "PayloadTooLargeError" : "ValidationError", all.message);
+      inline = all;
+    }
+    const streamed = raw && !inline ? new ClientBody(raw) : undefined;
+    const served = await fast.serve({
+      region: picked.success, timeoutS: options.timeoutS, body: streamed, inline, signal: c.req.raw.signal,
+      head: { functionId: fn.id, method, url: target, headers, body: inline ? "inline" : streamed ? "stream" : "none" },
+    });
+    if (served) return served;
+
+    // The queue's road: nothing of the body was read on the way here but a small inline one.
+    const headLine = `${JSON.stringify({ method, url: target, headers, ...(contentLength === undefined ? {} : { contentLength }) })}\n`;
+    const body = inline ? Buffer.concat([utf8.encode(headLine), inline]) : raw ? withHeadLine(headLine, raw) : headLine;
     const upstream = await Effect.runPromise(Effect.result(regions.request(picked.success, `/internal/endpoints/${fn.id}/requests`, {
-      method: "POST", body, signal: c.req.raw.signal, ...(typeof body === "string" ? {} : { duplex: "half" }),
+      method: "POST", body, signal: c.req.raw.signal, ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit)));
     if (upstream._tag === "Failure") return answer(c, 503, "UnavailableError", upstream.failure.message);
     return relayResponse(upstream.success);

@@ -9,7 +9,13 @@ import {
 export interface BlockRoutesDeps {
   /** The region's block store (a local directory, or an S3-compatible bucket). */
   readonly store: BlockStore;
+  /** What a peer region's request (marked with `x-ferry-peer-fetch`) is answered from: the store without read-through. */
+  readonly peerStore?: BlockStore;
 }
+
+/** The store a request reads: a peer region's request never reads through to other regions. */
+const storeFor = (deps: BlockRoutesDeps, c: Context): BlockStore =>
+  c.req.header("x-ferry-peer-fetch") !== undefined && deps.peerStore !== undefined ? deps.peerStore : deps.store;
 
 const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
 
@@ -47,7 +53,7 @@ export const blockRoutes = (deps: BlockRoutesDeps) => {
   app.get("/blocks/:digest", async (c) => {
     const digest = digestParam(c, "digest");
     if (digest instanceof ValidationError) return fail(c, digest);
-    const block = await readBlock(deps.store, digest, "block");
+    const block = await readBlock(storeFor(deps, c), digest, "block");
     if (Result.isFailure(block)) return fail(c, block.failure);
     return c.body(block.success as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "application/octet-stream",
@@ -59,7 +65,7 @@ export const blockRoutes = (deps: BlockRoutesDeps) => {
   app.get("/images/:id", async (c) => {
     const id = digestParam(c, "id");
     if (id instanceof ValidationError) return fail(c, id);
-    const block = await readBlock(deps.store, id, "image");
+    const block = await readBlock(storeFor(deps, c), id, "image");
     if (Result.isFailure(block)) return fail(c, block.failure);
     const index = decodeImageIndexBytes(block.success, `image ${id}`);
     // A block that is not an image index is not an image.

@@ -168,6 +168,7 @@ const agent = Command.make("agent", {
   instanceType: optionalString("instance-type", "The node's instance type"),
   providerNodeId: optionalString("provider-node-id", "Set by the capacity provider that started this node"),
   usableGpus: Flag.Int("fault-usable-gpus").pipe(Flag.withDescription("Fault injection: bid on every GPU but use only this many"), Flag.optional),
+  warmPool: Flag.Int("warm-pool").pipe(Flag.withDescription("Runtime sandboxes kept pre-started for cold starts of the default image (default 2, 0 turns it off, at most 16)"), Flag.optional),
 }, action(async (f) => {
   const internalToken = process.env.FERRY_INTERNAL_TOKEN;
   if (!internalToken) throw new Error("set FERRY_INTERNAL_TOKEN to the platform's internal token");
@@ -180,7 +181,7 @@ const agent = Command.make("agent", {
     gpus: gpuSpec !== undefined ? parseSimulatedGpus(gpuSpec) : await detectGpus(),
     cpu: o(f.cpu), memoryMiB: o(f.memory), cloudRegion: o(f.cloudRegion), zone: o(f.zone), fabric: o(f.fabric),
     pricePerHour: o(f.pricePerHour), instanceType: o(f.instanceType), providerNodeId: o(f.providerNodeId),
-    faults: usableGpus === undefined ? undefined : { usableGpus },
+    faults: usableGpus === undefined ? undefined : { usableGpus }, warmPool: o(f.warmPool),
   });
   info(`agent ${a.agentId} registered with ${f.regionAddress}`);
   await waitForSignal();

@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect";
 import { Command, Flag } from "effect/cli";
 import { FerryClient } from "../client/ferry-client.ts";
-import { serveRegion } from "../platform/region-process.ts";
+import { EXIT_WITH_PARENT_ENV, serveRegion } from "../platform/region-process.ts";
 import { info, printTable, reportError } from "./cli-output.ts";
 
 const action = <A>(f: (a: A) => Promise<void>) => (a: A) => Effect.promise(() => f(a).catch(reportError));
@@ -47,6 +47,12 @@ const serve = Command.make("serve", {
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
+    // Started by a platform process: go when it goes (its end of our stdin closes).
+    if (process.env[EXIT_WITH_PARENT_ENV] === "1") {
+      process.stdin.on("end", resolve);
+      process.stdin.on("close", resolve);
+      process.stdin.resume();
+    }
   });
   await served.stop();
 })).pipe(Command.withDescription("Run one region (its server, its replica of the state, its local agents) in this process"));

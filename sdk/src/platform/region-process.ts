@@ -16,6 +16,8 @@ import { parseSimulatedGpus, startAgent, type RunningAgent } from "@ferry/gpu-ag
 const FERRY_BIN = fileURLToPath(new URL("../../bin/ferry.mjs", import.meta.url));
 /** How long a region process may take to say it is ready. */
 export const REGION_START_TIMEOUT_MS = 60_000;
+/** Set for a region process that must stop when its parent's end of its stdin closes. */
+export const EXIT_WITH_PARENT_ENV = "FERRY_EXIT_WITH_PARENT";
 /** How long a stopping region gets before it is killed. */
 const REGION_STOP_GRACE_MS = 10_000;
 
@@ -127,9 +129,10 @@ export const spawnRegionProcess = async (opts: RegionProcessOptions): Promise<Re
     ...(opts.apiUrl ? ["--api-url", opts.apiUrl] : []),
     ...(opts.gpus ? ["--gpus", opts.gpus] : []),
   ];
+  // stdin stays open for the child's life: it ends when this process dies, and the region with it.
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, FERRY_INTERNAL_TOKEN: opts.internalToken, FERRY_SECRET_KEY: opts.secretKey },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, FERRY_INTERNAL_TOKEN: opts.internalToken, FERRY_SECRET_KEY: opts.secretKey, [EXIT_WITH_PARENT_ENV]: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => {
