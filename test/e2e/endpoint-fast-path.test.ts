@@ -114,14 +114,19 @@ describe("the web endpoint fast path", () => {
 
   it("maxInputs holds on the fast path: a third concurrent request waits for a slot (by the queue's road)", async () => {
     const key = `gate-${Date.now()}`;
-    await waitFor("gate to be warm on the fast path", async () => (await containers()).some((c) => c.function === "gate") && door().served > 0 ? true : undefined, 60_000);
+    const gates = Dict.fromName("e2e-fast-gates", { createIfMissing: true });
+    await gates.put("open", true);
+    await waitFor("gate on the fast path", async () => {
+      const { value, fast } = await counted(async () => (await fetch(`${base}/gate/?key=open`)).status);
+      return value === 200 && fast === 1 ? true : undefined;
+    }, 60_000);
     const busyBefore = door().busy;
     const servedBefore = door().served;
     const pending = [1, 2, 3].map(() => fetch(`${base}/gate/?key=${key}`));
     // Two take the container's two slots; the third is answered busy and queued.
     await waitFor("the third request to be turned away by the fast path", () => (door().busy > busyBefore ? true : undefined), 30_000);
     expect(door().served - servedBefore).toBe(2);
-    await Dict.fromName("e2e-fast-gates", { createIfMissing: true }).put(key, true);
+    await gates.put(key, true);
     const bodies = await Promise.all(pending.map(async (p) => json(await p)));
     expect(bodies.map((b) => b.most).every((m: number) => m <= 2)).toBe(true);
     expect(new Set(bodies.map((b) => b.container)).size).toBe(1);

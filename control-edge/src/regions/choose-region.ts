@@ -9,10 +9,13 @@ export interface RegionHealthView {
   readonly latencyMs?: number;
   /** Until when (epoch ms) the region counts as down after a failed request or probe. */
   readonly downUntil?: number;
+  /** When (epoch ms) the region last answered a probe or request. */
+  readonly lastOkAt?: number;
 }
 
 /**
- * The regions a request may go to, best first: live (refreshed within `REGION_STALE_MS`), allowed
+ * The regions a request may go to, best first: live (its record refreshed within `REGION_STALE_MS`,
+ * or — when the state cannot take its refreshes — answering this edge's probes), allowed
  * (all when `allowed` is empty), and not marked down — nearest (lowest measured latency) first,
  * unmeasured ones after the measured, by name. When every allowed live region is marked down,
  * they are all returned anyway, nearest first: a mark is a guess, and trying beats refusing.
@@ -25,7 +28,8 @@ export interface RegionHealthView {
 export const routeOrder = (
   regions: ReadonlyArray<RegionRow>, allowed: ReadonlyArray<string>, health: (name: string) => RegionHealthView, now = Date.now(),
 ): RegionRow[] => {
-  const live = regions.filter((r) => (allowed.length === 0 || allowed.includes(r.name)) && now - r.updatedAt < REGION_STALE_MS);
+  const live = regions.filter((r) => (allowed.length === 0 || allowed.includes(r.name))
+    && (now - r.updatedAt < REGION_STALE_MS || now - (health(r.name).lastOkAt ?? 0) < REGION_STALE_MS));
   const byNearest = (a: RegionRow, b: RegionRow) => {
     const la = health(a.name).latencyMs ?? Number.POSITIVE_INFINITY;
     const lb = health(b.name).latencyMs ?? Number.POSITIVE_INFINITY;

@@ -19,7 +19,7 @@ export const REGION_DOWN_MS = 5_000;
  * ```
  */
 export class RegionHealth {
-  private readonly regions = new Map<string, { latencyMs?: number; downUntil?: number; lastFailure?: string }>();
+  private readonly regions = new Map<string, { latencyMs?: number; downUntil?: number; lastFailure?: string; lastOkAt?: number }>();
 
   view(name: string): RegionHealthView {
     return this.regions.get(name) ?? {};
@@ -31,8 +31,9 @@ export class RegionHealth {
     return r && (r.downUntil ?? 0) > now ? r.lastFailure : undefined;
   }
 
-  succeeded(name: string, latencyMs?: number): void {
+  succeeded(name: string, latencyMs?: number, now = Date.now()): void {
     const r = this.regions.get(name) ?? {};
+    r.lastOkAt = now;
     if (latencyMs !== undefined) r.latencyMs = r.latencyMs === undefined ? latencyMs : r.latencyMs + LATENCY_EWMA_WEIGHT * (latencyMs - r.latencyMs);
     r.downUntil = undefined;
     r.lastFailure = undefined;

@@ -1,8 +1,9 @@
 import { createClient, type Client } from "@libsql/client/web";
+import { failoverClient } from "./libsql-failover.ts";
 
 /** What a remote libSQL client needs: a sqld/Turso database, or a Ferry region's SQL-over-HTTP endpoint. */
 export interface RemoteLibsqlOptions {
-  /** `libsql://`, `https://` or `http://` URL. */
+  /** `libsql://`, `https://` or `http://` URL; several, comma-separated (every region's endpoint), fail over in order. */
   readonly url: string;
   /** Bearer token: a Turso/sqld JWT, or the internal token for a region's endpoint. */
   readonly authToken?: string;
@@ -22,8 +23,12 @@ export interface RemoteLibsqlOptions {
  * ```
  */
 export const openLibsqlRemote = (opts: RemoteLibsqlOptions): Client => {
-  if (!/^(libsql|https?):\/\//.test(opts.url)) {
-    throw new Error(`remote libSQL needs a libsql://, https:// or http:// URL, got ${JSON.stringify(opts.url)}; a file: database needs openLibsql from @ferry/core/node`);
+  const urls = opts.url.split(",").map((u) => u.trim()).filter((u) => u.length > 0);
+  for (const url of urls.length > 0 ? urls : [opts.url]) {
+    if (!/^(libsql|https?):\/\//.test(url)) {
+      throw new Error(`remote libSQL needs a libsql://, https:// or http:// URL, got ${JSON.stringify(url)}; a file: database needs openLibsql from @ferry/core/node`);
+    }
   }
-  return createClient({ url: opts.url, authToken: opts.authToken, fetch: opts.fetch });
+  const clients = urls.map((url) => createClient({ url, authToken: opts.authToken, fetch: opts.fetch }));
+  return clients.length === 1 ? clients[0]! : failoverClient(clients);
 };
