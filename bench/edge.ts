@@ -1,7 +1,8 @@
 // Warm web endpoint throughput and latency through the edge: requests/s, p50 and p99 of a
-// deployed `auth: "none"` GET endpoint (edge → region → container and back), against a bare Hono
+// deployed `auth: "none"` GET endpoint (through the edge to a container and back), against a bare Hono
 // app on Node answering the same body, both driven by the same client in this run: C concurrent
-// keep-alive connections for S seconds each.
+// keep-alive connections for S seconds each. Warm requests take the fast path (edge → agent → container
+// over one multiplexed connection per agent); the run says how many did.
 import { request, Agent } from "node:http";
 import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
@@ -72,9 +73,12 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     await drive(bareUrl, connections, 2);
 
     log(`measuring: ${connections} keep-alive connections for ${seconds} s, endpoint then bare Hono`);
+    const fastBefore = platform.agents.reduce((n, a) => n + a.endpoints.served, 0);
     const s0 = cpuSnapshot();
     const edge = await drive(url, connections, seconds);
     const s1 = cpuSnapshot();
+    const fast = platform.agents.reduce((n, a) => n + a.endpoints.served, 0) - fastBefore;
+    log(`warm fast path (edge → agent → container): ${fast} of ${edge.requests} endpoint requests; the rest took the queue`);
     const base = await drive(bareUrl, connections, seconds);
     const s2 = cpuSnapshot();
     const perRequest = (d: Record<string, number>, n: number) =>
@@ -93,7 +97,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     platform = undefined;
     await finish({
       bench: "edge", rps: edge.rps, p50_ms: edge.p50_ms, p99_ms: edge.p99_ms,
-      connections, seconds, requests: edge.requests, errors: edge.errors,
+      connections, seconds, requests: edge.requests, errors: edge.errors, fast_path_requests: fast,
       baseline: { rps: base.rps, p50_ms: base.p50_ms, p99_ms: base.p99_ms },
     });
   } finally {

@@ -97,7 +97,12 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     const rs = await survivorDb.execute("SELECT name FROM tokens WHERE name LIKE 'failover-%'");
     survivorDb.close();
     const stored = new Set(rs.rows.map((r) => String(r.name)));
-    const lost = acked.filter((name) => !stored.has(name)).length;
+    const lostNames = acked.filter((name) => !stored.has(name));
+    const lost = lostNames.length;
+    if (lost > 0) {
+      const health = await fetch(`${platform.region(survivor).httpUrl}/internal/health`, { headers: { "x-ferry-internal-token": platform.internalToken } }).then((r) => r.text());
+      log(`lost ${lostNames.join(", ")}; edge applied ${platform.edgeReplica.appliedSeq}, survivor ${health}`);
+    }
     const recovery = recoveredAt === undefined ? null : (recoveredAt - killedAt) / 1000;
     log(`recovery ${recovery === null ? "none in 30 s" : `${(recovery * 1000).toFixed(0)} ms`} (${failedCalls} calls failed meanwhile); ${acked.length} writes acknowledged, ${lost} lost`);
     await d.dispose().catch(() => undefined);

@@ -225,12 +225,15 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       ...cmd.env,
     };
     // The common shape takes a pre-started sandbox when one waits: only the bundle and the environment are its own.
-    const fits = warmMisfit({ customImage: custom !== undefined, volumes: volumes ? 1 : 0, gpus: granted.length, network, env }, warmPool.network) === undefined;
-    const warm = fits ? await warmPool.take({ containerId: cmd.containerId, bundlePath, env }) : undefined;
-    if (warm) {
-      // Execs get the container's environment as a sandbox started for it would have it (PATH, HOME defaults included).
-      sandboxes.trackFunctionSandbox(cmd.containerId, warm, sandboxEnv({ id: warm.id, rootfs: [], argv: ["node"], network, env }));
-      return { sandbox: warm, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs` };
+    if (warmMisfit({ customImage: custom !== undefined, volumes: volumes ? 1 : 0, gpus: granted.length, network, env }, warmPool.network) === undefined) {
+      // Checked as a sandbox start checks it (variable names, NUL characters) before a sandbox is given away; execs
+      // then get the environment a sandbox started for the container would have (PATH and HOME defaults included).
+      const fullEnv = sandboxEnv({ id: cmd.containerId, rootfs: [], argv: RUNNER_ARGV, network, env });
+      const warm = await warmPool.take({ containerId: cmd.containerId, bundlePath, env });
+      if (warm) {
+        sandboxes.trackFunctionSandbox(cmd.containerId, warm, fullEnv);
+        return { sandbox: warm, bundleInSandbox: `${APP_DIR_IN_SANDBOX}/app.mjs` };
+      }
     }
     const sandbox = releasingOnThrow(custom, () => startSandbox({
       id: cmd.containerId,

@@ -140,6 +140,13 @@ describe("warm pool of runtime sandboxes (real bubblewrap)", () => {
     taken!.kill();
   });
 
+  it("removes app directories a previous agent left behind", async () => {
+    await mkdir(join(dir, "slots", "wp-left-behind"), { recursive: true });
+    await writeFile(join(dir, "slots", "wp-left-behind", "app.mjs"), "export {};");
+    pool({ size: 0 });
+    expect(existsSync(join(dir, "slots", "wp-left-behind"))).toBe(false);
+  });
+
   it("takes nothing while no sandbox waits: the start goes the normal way", async () => {
     const { pool: p } = pool({ size: 0 });
     expect(await p.take({ containerId: "ct-1", bundlePath, env: {} })).toBeUndefined();

@@ -2,7 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict } from "ferry";
-import { Limits } from "@ferry/core";
+import { connect } from "node:net";
+import { createClient } from "@libsql/client";
+import { encodeFrame, encodeHeadFrame, EndpointFrame, FrameReader, Limits } from "@ferry/core";
 import { REPO_ROOT, runCli, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
 import { waitFor } from "../fixtures/wait-for.ts";
 
@@ -21,6 +23,41 @@ const counted = async <T>(f: () => Promise<T>): Promise<{ value: T; fast: number
   const before = door().served;
   const value = await f();
   return { value, fast: door().served - before };
+};
+
+/** The deployed function's id, from the platform's state. */
+const functionId = async (name: string): Promise<string> => {
+  const db = createClient({ url: t.platform.databaseUrl });
+  try {
+    const rs = await db.execute({ sql: "SELECT id FROM functions WHERE name = ? AND removed_at IS NULL", args: [name] });
+    return String(rs.rows[0]!.id);
+  } finally {
+    db.close();
+  }
+};
+
+/** A connection to the agent's fast path as another edge would open it: `request` answers the type of the first frame back. */
+const rawLink = async () => {
+  const socket = connect({ host: "127.0.0.1", port: door().port });
+  const waiters = new Map<number, (type: number) => void>();
+  const reader = new FrameReader((type, stream) => {
+    if (type === EndpointFrame.welcome) waiters.get(0)?.(type);
+    else waiters.get(stream)?.(type);
+  });
+  socket.on("data", (c: Buffer) => reader.push(c));
+  const next = (stream: number) => new Promise<number>((resolve) => waiters.set(stream, resolve));
+  const welcome = next(0);
+  socket.write(encodeFrame(EndpointFrame.hello, 0, JSON.stringify({ token: t.platform.internalToken })));
+  expect(await welcome).toBe(EndpointFrame.welcome);
+  let stream = 1;
+  return {
+    request: (fnId: string, path: string) => {
+      const answer = next(++stream);
+      socket.write(encodeHeadFrame(EndpointFrame.request, stream, { functionId: fnId, method: "GET", url: `http://edge${path}`, headers: [], body: "none" }));
+      return answer;
+    },
+    close: () => socket.destroy(),
+  };
 };
 
 beforeAll(async () => {
@@ -112,7 +149,7 @@ describe("the web endpoint fast path", () => {
     else expect(res.status).toBe(413);
   }, 120_000);
 
-  it("maxInputs holds on the fast path: a third concurrent request waits for a slot (by the queue's road)", async () => {
+  it("maxInputs holds on the fast path: the edge sends no more than the slots, and the agent turns away any other edge's extra", async () => {
     const key = `gate-${Date.now()}`;
     const gates = Dict.fromName("e2e-fast-gates", { createIfMissing: true });
     await gates.put("open", true);
@@ -120,17 +157,32 @@ describe("the web endpoint fast path", () => {
       const { value, fast } = await counted(async () => (await fetch(`${base}/gate/?key=open`)).status);
       return value === 200 && fast === 1 ? true : undefined;
     }, 60_000);
-    const busyBefore = door().busy;
     const servedBefore = door().served;
     const pending = [1, 2, 3].map(() => fetch(`${base}/gate/?key=${key}`));
-    // Two take the container's two slots; the third is answered busy and queued.
-    await waitFor("the third request to be turned away by the fast path", () => (door().busy > busyBefore ? true : undefined), 30_000);
+    // Two take the container's two slots; the third goes the queue's way and waits for a slot.
+    await waitFor("two requests on the fast path", () => (door().served - servedBefore >= 2 ? true : undefined), 30_000);
+    // Another edge (a raw connection to the agent, with the internal token) finds no slot either.
+    const other = await rawLink();
+    expect(await other.request(await functionId("gate"), "/?key=other")).toBe(EndpointFrame.busy);
+    other.close();
+    await new Promise((r) => setTimeout(r, 500));
     expect(door().served - servedBefore).toBe(2);
     await gates.put(key, true);
     const bodies = await Promise.all(pending.map(async (p) => json(await p)));
-    expect(bodies.map((b) => b.most).every((m: number) => m <= 2)).toBe(true);
+    expect(bodies.map((b) => b.most as number)).toEqual(bodies.map(() => 2));
     expect(new Set(bodies.map((b) => b.container)).size).toBe(1);
   }, 120_000);
+
+  it("the agent's fast path refuses a connection without the internal token", async () => {
+    const socket = connect({ host: "127.0.0.1", port: door().port });
+    socket.write(encodeFrame(EndpointFrame.hello, 0, JSON.stringify({ token: "not-the-token" })));
+    const closed = await new Promise<boolean>((resolve) => {
+      socket.on("data", () => resolve(false));
+      socket.on("close", () => resolve(true));
+      socket.on("error", () => undefined);
+    });
+    expect(closed).toBe(true);
+  }, 30_000);
 
   it("a container dying mid-request answers 502 naming it; the next request is served by another container", async () => {
     await waitFor("both fragile containers up", async () => ((await containers()).filter((c) => c.function === "fragile").length >= 2 ? true : undefined), 60_000);
@@ -151,6 +203,26 @@ describe("the web endpoint fast path", () => {
     expect(servedBy).toMatch(/^ct-/);
     expect(servedBy).not.toBe(dead);
   }, 120_000);
+
+  it("no response head within the function's timeout on the fast path: 504, and the container is replaced", async () => {
+    const before = await waitFor("stuck on the fast path", async () => {
+      const { value, fast } = await counted(async () => (await fetch(`${base}/stuck/`)).text());
+      return fast === 1 && value.startsWith("ct-") ? value : undefined;
+    }, 60_000);
+    const started = Date.now();
+    const { value: res, fast } = await counted(() => fetch(`${base}/stuck/?hang=1`));
+    expect(fast).toBe(1);
+    expect(res.status).toBe(504);
+    expect((await json(res)).error).toEqual({ type: "FunctionTimeoutError", message: "the endpoint did not start its response within the function's timeout (2s)" });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // As for an input that outran its timeout, its container was killed; minContainers brings another.
+    const after = await waitFor("a new stuck container to answer", async () => {
+      const r = await fetch(`${base}/stuck/`);
+      const text = await r.text();
+      return r.status === 200 && text !== before ? text : undefined;
+    }, 60_000);
+    expect(after).toMatch(/^ct-/);
+  }, 150_000);
 
   it("scale from zero still works: the first request takes the queue and starts a container; later ones take the fast path", async () => {
     expect((await containers()).filter((c) => c.function === "lazy")).toEqual([]);

@@ -31,7 +31,7 @@ describe.skipIf(!hasMmdebstrap())("functions on a Debian image (skipped without 
   const env = { ...process.env };
   const deployed: DeployedFile[] = [];
   const deploy = async (file: string, log: string[] = []) => {
-    const d = await deployFile(t.client, file, { mode: "ephemeral", onProgress: (l) => log.push(l) });
+    const d = await deployFile(t.client, file, { mode: "ephemeral", onProgress: (l) => { log.push(l); if (process.env.DBG_DEBIAN) console.log(new Date().toISOString(), l.slice(0, 150)); } });
     deployed.push(d);
     return d;
   };

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
+import { REPO_ROOT, runCli, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
 import type { RunningAgent } from "../../gpu-agent/src/agent.ts";
 
 const WARM_APP = join(REPO_ROOT, "test/fixtures/apps/warm-pool-app.ts");
@@ -112,5 +113,15 @@ describe("warm pool: cold starts take pre-started sandboxes", () => {
     } finally {
       agent.warmPool.resize(2);
     }
+  });
+
+  it("`ferry agent --warm-pool` outside 0 … 16 is refused before the agent starts", async () => {
+    const r = await runCli(
+      ["agent", "--region-address", t.platform.regionAddress, "--nats", t.platform.natsUrl, "--state-dir", join(tmpdir(), `ferry-warm-refused-${process.pid}`), "--warm-pool", "17"],
+      { ...t.env, FERRY_INTERNAL_TOKEN: t.platform.internalToken },
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("warm pool size must be a whole number from 0 (off) to 16, got 17");
+    expect(r.stderr).not.toContain("registered with");
   });
 });

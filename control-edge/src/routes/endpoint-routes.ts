@@ -29,7 +29,7 @@
 // A request may pin its region with `x-ferry-region` (see `regionsForRequest`).
 import { Hono, type Context } from "hono";
 import { Effect } from "effect";
-import { Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache, type FunctionRow } from "@ferry/core";
+import { Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache, type FunctionRow, type RegionRow } from "@ferry/core";
 import { TOKEN_CACHE_MS } from "../auth/bearer-auth.ts";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import type { RegionClient } from "../regions/region-client.ts";
@@ -38,6 +38,8 @@ import { ENDPOINT_TOKEN, resolveEndpointToken } from "./endpoint-tokens.ts";
 import { ClientBody } from "./endpoint-client-body.ts";
 import { FastPath } from "./endpoint-fast-path.ts";
 
+/** How long the region picked for a set of allowed regions is reused. */
+const REGION_PICK_CACHE_MS = 250;
 /** How long a resolved workspace, function or token is reused before libSQL is asked again. */
 const LOOKUP_CACHE_MS = 1_000;
 const API_TOKEN = /^fry_[0-9a-f]{48}$/;
@@ -52,6 +54,14 @@ const answer = (c: Context, status: 400 | 401 | 404 | 405 | 413 | 500 | 503, typ
   c.json({ error: { type, message } }, status, headers);
 
 type Lookup = { readonly fn: FunctionRow } | { readonly missing: string };
+
+/** Resolved options per function row (rows are cached, so this resolves each deploy's once). */
+const resolved = new WeakMap<FunctionRow, ReturnType<typeof resolveFunctionOptions>>();
+const optionsOf = (fn: FunctionRow) => {
+  let o = resolved.get(fn);
+  if (!o) resolved.set(fn, (o = resolveFunctionOptions(fn.options)));
+  return o;
+};
 type TokenGrant = { readonly workspaceId: string; readonly appName?: string } | null;
 
 /**
@@ -68,6 +78,8 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   const functions = new TtlCache<string, Lookup>(LOOKUP_CACHE_MS);
   const grants = new TtlCache<string, TokenGrant>(TOKEN_CACHE_MS);
   const fast = new FastPath(regions, deps.internalToken);
+  // The region chosen for a set of allowed regions, reused briefly (region health changes slowly).
+  const pickedRegions = new TtlCache<string, RegionRow>(REGION_PICK_CACHE_MS);
 
   const workspaceId = async (name: string): Promise<string | null> => {
     const hit = workspaces.get(name);
@@ -134,11 +146,20 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     if (contentLength !== undefined && contentLength > Limits.maxEndpointBodyBytes) {
       return answer(c, 413, "PayloadTooLargeError", `request body is ${contentLength} bytes; the limit (maxEndpointBodyBytes) is ${Limits.maxEndpointBodyBytes}`);
     }
-    const options = resolveFunctionOptions(fn.options);
-    const allowed = await Effect.runPromise(Effect.result(regionsForRequest(c.req.header(PIN_REGION_HEADER), options.regions, app)));
-    if (allowed._tag === "Failure") return answer(c, 404, "NotFoundError", allowed.failure.message);
-    const picked = await Effect.runPromise(Effect.result(regions.pick(allowed.success)));
-    if (picked._tag === "Failure") return answer(c, 503, "UnavailableError", picked.failure.message);
+    const options = optionsOf(fn);
+    const pin = c.req.header(PIN_REGION_HEADER);
+    const allowed = pin ? await Effect.runPromise(Effect.result(regionsForRequest(pin, options.regions, app))) : undefined;
+    if (allowed?._tag === "Failure") return answer(c, 404, "NotFoundError", allowed.failure.message);
+    const choice = allowed ? allowed.success : options.regions;
+    const choiceKey = choice.join(",");
+    let region = pickedRegions.get(choiceKey);
+    if (!region) {
+      const picked = await Effect.runPromise(Effect.result(regions.pick(choice)));
+      // A choice that failed is not kept: the next request asks again.
+      if (picked._tag === "Failure") return answer(c, 503, "UnavailableError", picked.failure.message);
+      region = picked.success;
+      pickedRegions.set(choiceKey, region);
+    }
 
     const headers: Array<[string, string]> = [];
     for (const [k, v] of c.req.raw.headers) {
@@ -148,7 +169,8 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     headers.push(["x-forwarded-prefix", prefix]);
     const method = c.req.method;
     const target = `${url.origin}${rest}${url.search}`;
-    const raw = c.req.raw.body && method !== "GET" && method !== "HEAD" && contentLength !== 0 ? c.req.raw.body : undefined;
+    // The method first: reading `body` of a GET would build a whole Request on Node for nothing.
+    const raw = method !== "GET" && method !== "HEAD" && contentLength !== 0 ? c.req.raw.body ?? undefined : undefined;
     // A small body announced by its length is read now and travels with the request, either road.
     let inline: Uint8Array | undefined;
     if (raw && contentLength !== undefined && contentLength <= Limits.endpointInlineBodyBytes) {
@@ -158,7 +180,7 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     }
     const streamed = raw && !inline ? new ClientBody(raw) : undefined;
     const served = await fast.serve({
-      region: picked.success, timeoutS: options.timeoutS, body: streamed, inline, signal: c.req.raw.signal,
+      region: region, timeoutS: options.timeoutS, body: streamed, inline, signal: c.req.raw.signal,
       head: { functionId: fn.id, method, url: target, headers, body: inline ? "inline" : streamed ? "stream" : "none" },
     });
     if (served) return served;
@@ -166,7 +188,7 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     // The queue's road: nothing of the body was read on the way here but a small inline one.
     const headLine = `${JSON.stringify({ method, url: target, headers, ...(contentLength === undefined ? {} : { contentLength }) })}\n`;
     const body = inline ? Buffer.concat([utf8.encode(headLine), inline]) : raw ? withHeadLine(headLine, raw) : headLine;
-    const upstream = await Effect.runPromise(Effect.result(regions.request(picked.success, `/internal/endpoints/${fn.id}/requests`, {
+    const upstream = await Effect.runPromise(Effect.result(regions.request(region, `/internal/endpoints/${fn.id}/requests`, {
       method: "POST", body, signal: c.req.raw.signal, ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit)));
     if (upstream._tag === "Failure") return answer(c, 503, "UnavailableError", upstream.failure.message);

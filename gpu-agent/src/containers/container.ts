@@ -202,6 +202,8 @@ export class Container {
     this.fastHeld--;
     this.held--;
     if (this.held === 0) this.idleSince = Date.now();
+    // An input that came from the queue meanwhile may wait for this slot.
+    this.dispatchReady();
     this.changed();
   }
 
@@ -374,12 +376,13 @@ export class Container {
       for (const h of this.waiting.drain()) this.settle(h, { kind: "interrupted" });
       return;
     }
-    while (this.running.size < this.options.maxInputs) {
+    // Fast path requests hold slots too (a pull may bring a message while they took the last ones).
+    while (this.running.size + this.fastHeld < this.options.maxInputs) {
       const group = this.waiting.take(Date.now());
       if (!group) break;
       void this.dispatch(group);
     }
-    const at = this.running.size < this.options.maxInputs ? this.waiting.readyAt() : undefined;
+    const at = this.running.size + this.fastHeld < this.options.maxInputs ? this.waiting.readyAt() : undefined;
     if (at !== undefined) this.dispatchTimer = setTimeout(() => this.dispatchReady(), Math.max(0, at - Date.now()));
   }
 

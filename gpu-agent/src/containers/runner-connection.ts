@@ -91,8 +91,17 @@ export class RunnerConnection {
   }
 
   private send(m: ToRunner): void {
-    this.control.write(`${JSON.stringify(m)}\n`);
+    // Lines sent in one turn of the event loop leave together, as one write: one system call under load.
+    if (this.queued.length === 0) setImmediate(this.flush);
+    this.queued.push(`${JSON.stringify(m)}\n`);
   }
+
+  private queued: string[] = [];
+  private readonly flush = (): void => {
+    const lines = this.queued;
+    this.queued = [];
+    if (!this.control.destroyed) this.control.write(lines.length === 1 ? lines[0]! : lines.join(""));
+  };
 
   private receive(m: FromRunner): void {
     if (m.t === "ready") this.readyWaiter?.resolve();

@@ -47,6 +47,9 @@ export class FastEndpointServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly opts: FastEndpointServerOptions;
+  /** Request ids are this server's random prefix and a count: unique, without randomness per request. */
+  private readonly idPrefix = newId("er", 10);
+  private nextId = 0;
 
   private constructor(server: Server, port: number, opts: FastEndpointServerOptions) {
     this.server = server;
@@ -124,7 +127,7 @@ export class FastEndpointServer {
     }
     this.served++;
     const request = new FastEndpointRequest({
-      send: (frame) => out.send(frame), container, stream, requestId: newId("er"), onDone: () => requests.delete(stream),
+      send: (frame) => out.send(frame), container, stream, requestId: `${this.idPrefix}.${(this.nextId++).toString(36)}`, onDone: () => requests.delete(stream),
     });
     requests.set(stream, request);
     // The bytes are copied: the frame's buffer is the reader's.

@@ -24,7 +24,17 @@ interface FunctionHandle {
 interface AppHandle { readonly functions: () => ReadonlyArray<FunctionHandle> }
 
 const control = new Socket({ fd: 3, readable: true, writable: true });
-const send = (m: FromRunner) => control.write(`${JSON.stringify(m)}\n`);
+// Lines sent in one turn of the event loop leave together, as one write: one system call under load.
+let queued: string[] = [];
+const flush = () => {
+  const lines = queued;
+  queued = [];
+  if (lines.length > 0) control.write(lines.length === 1 ? lines[0]! : lines.join(""));
+};
+const send = (m: FromRunner) => {
+  if (queued.length === 0) setImmediate(flush);
+  queued.push(`${JSON.stringify(m)}\n`);
+};
 const currentInput = new AsyncLocalStorage<string>();
 // In a warm pool sandbox: the container's environment arrives with `assign`, before the `load`.
 const assignment = new RunnerAssignment(process.env);
@@ -171,7 +181,11 @@ const shutDown = (): void => {
   shuttingDown = true;
   void (classInstance ? exitWithin(classInstance, Limits.classExitTimeoutMs) : Promise.resolve({ problem: undefined }))
     .then(({ problem }) => problem && process.stderr.write(`${problem}\n`))
-    .finally(() => process.exit(0));
+    .finally(() => {
+      // What `send` still holds (an exit hook's last log lines) goes out first.
+      flush();
+      process.exit(0);
+    });
 };
 // The agent went away (its end of fd 3 closed): as at shutdown, a class's `exit` still runs (its
 // calls through the platform's API fail then; local effects and outbound network do not).

@@ -9,8 +9,10 @@
  * (`--disable-host-loopback`: 10.0.2.2 does not lead to the host's 127.0.0.1).
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isRunning } from "./proc.ts";
 
 /** The slirp4netns binary (Debian's package `slirp4netns` installs it here). */
 export const DEFAULT_SLIRP4NETNS_PATH = "/usr/bin/slirp4netns";
@@ -24,10 +26,10 @@ export const OUTBOUND_MTU = 65520;
 export const OUTBOUND_DNS = "10.0.2.3";
 /** The /etc/resolv.conf an outbound sandbox gets: slirp's DNS forwarder, nothing of the host's. */
 export const OUTBOUND_RESOLV_CONF = `nameserver ${OUTBOUND_DNS}\n`;
-/** How long slirp4netns may take to bring the interface up (it takes ~15 ms) before the start fails. */
+/** How long slirp4netns may take to bring the interface up (it takes about 4 ms) before the start fails. */
 export const OUTBOUND_READY_TIMEOUT_MS = 5_000;
-/** How long a stopped slirp4netns may take to exit before it is killed. */
-const STOP_GRACE_MS = 1_000;
+/** Poll interval while waiting for bubblewrap to set the sandbox's loopback up. */
+const LOOPBACK_POLL_MS = 1;
 /** slirp4netns' descriptors, as numbered in its stdio. */
 const READY_FD = 3;
 const EXIT_FD = 4;
@@ -101,6 +103,37 @@ export const assertOutboundNetworkAvailable = (options: OutboundNetworkOptions =
   }
 };
 
+/** Whether the network namespace of `pid` has its loopback address up (127.0.0.1 routed locally). */
+const loopbackIsUp = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/net/fib_trie`, "utf8").includes("127.0.0.1");
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Resolves once bubblewrap has set up the loopback of the sandbox whose pid 1 is `pid` (started at
+ * `startTime`); rejects when that process is gone first, or after `timeoutMs`.
+ *
+ * slirp4netns must not configure the namespace before that: it brings `lo` up too, and the kernel
+ * then adds 127.0.0.1 itself, so bubblewrap's own exclusive add fails ("loopback: Failed
+ * RTM_NEWADDR") and the sandbox with it. bubblewrap announces pid 1 before that setup is done.
+ *
+ * @example
+ * ```ts
+ * await waitForSandboxLoopback(initPid, processStartTime(initPid) ?? "");
+ * ```
+ */
+export const waitForSandboxLoopback = async (pid: number, startTime: string, timeoutMs = OUTBOUND_READY_TIMEOUT_MS): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!loopbackIsUp(pid)) {
+    if (!isRunning(pid, startTime)) throw new Error(`sandbox pid ${pid} ended before its network namespace was set up`);
+    if (Date.now() >= deadline) throw new Error(`sandbox pid ${pid}: bubblewrap did not set its loopback up within ${timeoutMs} ms`);
+    await sleep(LOOPBACK_POLL_MS);
+  }
+};
+
 const socketAt = (stdio: readonly unknown[], fd: number): Duplex => {
   const stream = stdio[fd];
   if (!(stream instanceof Duplex)) throw new Error(`slirp4netns fd ${fd} is not a socket`);
@@ -146,11 +179,11 @@ export const startOutboundNetwork = (pid: number, options: OutboundNetworkOption
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // It keeps no state worth a graceful end. Its exit closes the tap device, which the kernel
+      // unregisters synchronously: that, not the signal, takes most of the ~20 ms before `exited`.
       exitChannel.destroy();
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+      child.kill("SIGKILL");
       await exited;
-      clearTimeout(timer);
       ready.destroy();
     })();
     return stopping;

@@ -7,7 +7,7 @@ import { existsSync, openSync } from "node:fs";
 import { Duplex, Readable, Writable } from "node:stream";
 import { buildBwrapArgs, type SandboxSpec } from "./bwrap-args.ts";
 import { createCgroup, type Cgroup, type CgroupResult } from "./cgroup.ts";
-import { assertOutboundNetworkAvailable, OUTBOUND_RESOLV_CONF, startOutboundNetwork, type OutboundNetwork } from "./outbound-network.ts";
+import { assertOutboundNetworkAvailable, OUTBOUND_RESOLV_CONF, startOutboundNetwork, waitForSandboxLoopback, type OutboundNetwork } from "./outbound-network.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { descendants, inheritableFds, isRunning, processStartTime, signalIfSame, signalQuietly, waitUntilGone } from "./proc.ts";
 
@@ -235,33 +235,41 @@ export const startSandbox = (spec: SandboxSpec, options: StartSandboxOptions = {
   // "outbound": the network stack while it starts and runs (undefined when it could not start).
   let network: Promise<OutboundNetwork | undefined> | undefined;
 
-  const prepareAndRelease = async (release: Duplex, initPid: number, startTime: string): Promise<void> => {
-    if (cgroup !== undefined) {
-      try {
-        // Only pid 1: the command it forks once released is born in the cgroup, with all its
-        // descendants. bubblewrap's outer monitor stays with the agent (a migration is the costly part).
-        await cgroup.addProcess(initPid);
-      } catch (error) {
-        // ESRCH: bubblewrap already failed (its message is on stderr); there is nothing to limit.
-        if (errorCode(error) !== "ESRCH") launchError ??= new Error(`sandbox ${spec.id}: cannot place it in its cgroup: ${errorText(error)}`);
-        signalIfSame(initPid, startTime, "SIGKILL");
-        return;
-      }
+  /** `true` once pid 1 is in the cgroup (or there is none); `false` when it cannot be (the caller then kills it). */
+  const placeInCgroup = async (initPid: number, startTime: string): Promise<boolean> => {
+    if (cgroup === undefined) return true;
+    try {
+      // Only pid 1: the command it forks once released is born in the cgroup, with all its
+      // descendants. bubblewrap's outer monitor stays with the agent (a migration is the costly part).
+      await cgroup.addProcess(initPid);
+      return true;
+    } catch (error) {
+      // ESRCH: bubblewrap already failed (its message is on stderr); there is nothing to limit.
+      if (errorCode(error) !== "ESRCH") launchError ??= new Error(`sandbox ${spec.id}: cannot place it in its cgroup: ${errorText(error)}`);
+      return false;
     }
-    if (outbound) {
-      // Ended meanwhile: the exit handler has looked for a network already, so start none.
-      if (exited || killRequested) return signalIfSame(initPid, startTime, "SIGKILL");
-      network = startOutboundNetwork(initPid, { slirp4netnsPath: options.slirp4netnsPath }).catch((error: unknown) => {
+  };
+
+  /** `true` once the network is up (or none was asked for); `false` when it could not start. */
+  const attachNetwork = async (initPid: number, startTime: string): Promise<boolean> => {
+    if (!outbound) return true;
+    // Ended meanwhile: the exit handler has looked for a network already, so start none.
+    if (exited || killRequested) return false;
+    // slirp4netns configures the namespace only once bubblewrap is done with its loopback (see waitForSandboxLoopback).
+    network = waitForSandboxLoopback(initPid, startTime)
+      .then(() => (exited || killRequested ? undefined : startOutboundNetwork(initPid, { slirp4netnsPath: options.slirp4netnsPath })))
+      .catch((error: unknown) => {
         // Gone already (killed, or bubblewrap failed): nothing to report but how it ended.
         if (!exited && !killRequested && isRunning(initPid, startTime)) launchError ??= new Error(`sandbox ${spec.id}: ${errorText(error)}`);
         return undefined;
       });
-      if ((await network) === undefined) {
-        signalIfSame(initPid, startTime, "SIGKILL");
-        return;
-      }
-    }
-    if (killRequested) signalIfSame(initPid, startTime, "SIGKILL");
+    return (await network) !== undefined;
+  };
+
+  // Both at once (they touch different things), then the command may start.
+  const prepareAndRelease = async (release: Duplex, initPid: number, startTime: string): Promise<void> => {
+    const ready = await Promise.all([placeInCgroup(initPid, startTime), attachNetwork(initPid, startTime)]);
+    if (killRequested || ready.includes(false)) signalIfSame(initPid, startTime, "SIGKILL");
     else release.end("x");
   };
 

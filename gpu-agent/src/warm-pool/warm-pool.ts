@@ -4,7 +4,7 @@
  * that takes one pays only for placing the bundle and importing the app.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, chmodSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Limits } from "@ferry/core";
@@ -27,7 +27,7 @@ export interface WarmPoolOptions {
   readonly size: number;
   /** The network mode of every pooled sandbox; containers needing another mode are not served. */
   readonly network: SandboxNetwork;
-  /** Host directory holding the pooled sandboxes' app directories. */
+  /** Host directory holding the pooled sandboxes' app directories; the pool owns it (a previous agent's leftovers are removed). */
   readonly dir: string;
   /** Start the pooled sandbox for `slot` (the agent's spec: image, runner, `slot.appDir` at /opt/ferry/app, `network`). */
   readonly start: (slot: WarmSlot) => Sandbox;
@@ -93,6 +93,8 @@ export class WarmPool {
     this.opts = opts;
     this.network = opts.network;
     this.target = opts.size;
+    // App directories a previous agent left (it died with its sandboxes): nothing uses them.
+    rmSync(opts.dir, { recursive: true, force: true });
     if (this.target > 0) this.fill();
   }
 

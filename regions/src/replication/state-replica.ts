@@ -60,6 +60,16 @@ export class StateLogUnavailableError extends Error {
   }
 }
 
+/** SQLite result codes that say the replica's own database failed, not the statements. */
+const LOCAL_DATABASE_ERRORS = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|INTERRUPT|PROTOCOL|READONLY)/;
+
+/** Whether `error` is this replica's database failing (transient or local), not the entry's SQL. */
+export const isLocalDatabaseError = (error: unknown): boolean => {
+  const e = error as { code?: unknown; rawCode?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = typeof e?.code === "string" ? e.code : typeof e?.cause?.code === "string" ? e.cause.code : "";
+  return LOCAL_DATABASE_ERRORS.test(code);
+};
+
 type Settle = { resolve: (r: ResultSet[]) => void; reject: (e: unknown) => void };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -215,14 +225,7 @@ export class StateReplica {
       await this.opts.local.execute(progress);
       outcome = { error: entry };
     } else {
-      try {
-        const results = await this.opts.local.batch([...entry.statements.map(decodeStatement), progress], "write");
-        outcome = { ok: results.slice(0, -1) };
-      } catch (error) {
-        // Failed the same way on every replica (the entry is all or nothing): skip it here too.
-        await this.opts.local.execute(progress);
-        outcome = { error };
-      }
+      outcome = await this.applyEntry(entry, progress);
     }
     this.applied = seq;
     if (!(entry instanceof Error)) {
@@ -248,6 +251,29 @@ export class StateReplica {
       .finally(() => {
         this.snapshotting = false;
       });
+  }
+
+  /**
+   * Apply one entry with its progress mark, all or nothing. An error of the SQL itself (a
+   * constraint, a missing table) happens the same way on every replica: the entry is skipped here
+   * too and its writer gets the error. An error of this replica's database (busy, I/O, full) is
+   * not the entry's: it is retried until it applies, so no replica ever skips what others applied.
+   */
+  private async applyEntry(entry: LogEntry, progress: InStatement): Promise<{ ok: ResultSet[] } | { error: unknown }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const results = await this.opts.local.batch([...entry.statements.map(decodeStatement), progress], "write");
+        return { ok: results.slice(0, -1) };
+      } catch (error) {
+        if (!isLocalDatabaseError(error)) {
+          await this.opts.local.execute(progress);
+          return { error };
+        }
+        if (this.closed) throw error;
+        if (attempt % 20 === 0) this.opts.log?.(`state replica ${this.opts.origin}: entry ${entry.id} waits for the local database: ${String(error)}`);
+        await sleep(Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)));
+      }
+    }
   }
 
   /** Publish `statements` as one entry and wait for this replica to apply it. */
