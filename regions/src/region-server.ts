@@ -22,7 +22,8 @@ import { startStores } from "./stores/index.ts";
 import { Scheduler } from "./schedules/scheduler.ts";
 import { blockUploadRoutes } from "./images/block-upload-routes.ts";
 import { PeerBlockStore } from "./images/peer-block-store.ts";
-import { openStateClient, STATE_SEQ_HEADER, STATE_SEQ_WAIT_MS } from "./replication/open-state-client.ts";
+import { openStateClient } from "./replication/open-state-client.ts";
+import { readYourWrites } from "./replication/read-your-writes.ts";
 import { sqlHttpRoutes } from "./sql-http/sql-http-routes.ts";
 import { endpointRoutes } from "./endpoints/endpoint-routes.ts";
 // The default block store, by path: @ferry/image-builder is not a dependency of regions.
@@ -139,11 +140,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   api.route("/", sqlHttpRoutes({ executor: client, authToken: opts.internalToken }));
   // An edge names the state it has seen: answer once this replica applied as much (read-your-writes).
   const replica = state.replica;
-  const serve = replica === undefined ? api.fetch : async (req: Request) => {
-    const seq = Number(req.headers.get(STATE_SEQ_HEADER) ?? 0);
-    if (seq > replica.appliedSeq) await replica.waitForSeq(seq, STATE_SEQ_WAIT_MS);
-    return api.fetch(req);
-  };
+  const serve = replica === undefined ? api.fetch : readYourWrites(replica, api.fetch);
   const http = await listenHttp(serve, opts.host, opts.httpPort);
   httpUrl = http.url;
   await sandboxes.closeLost();

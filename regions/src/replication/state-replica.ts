@@ -27,7 +27,7 @@ const DUPLICATE_WINDOW_NS = 120 * 1e9;
 /** Pause between publish attempts while the state cluster cannot take a write. */
 const PUBLISH_RETRY_MS = 100;
 /** Lifetime of each pull of the applier's consumer; its heartbeats are half of it. */
-const CONSUME_EXPIRES_MS = 2_000;
+const CONSUME_EXPIRES_MS = 1_000;
 /** Missed heartbeats after which the applier's consumer is recreated elsewhere. */
 const HEARTBEATS_MISSED_BEFORE_RESTART = 2;
 /** Pause between attempts to recreate it. */
@@ -119,6 +119,8 @@ export class StateReplica {
   private stopConsuming: (() => void) | undefined;
   private closed = false;
   private lastSnapshotSeq = 0;
+  /** Recreate the applier's consumer (set while one runs). */
+  private replaceConsumer: (() => void) | undefined;
   private snapshotting = false;
 
   private constructor(opts: StateReplicaOptions) {
@@ -132,6 +134,13 @@ export class StateReplica {
     await opts.local.execute(`CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), applied_seq INTEGER NOT NULL)`);
     await opts.local.execute(`INSERT INTO ${PROGRESS_TABLE} (id, applied_seq) VALUES (1, 0) ON CONFLICT(id) DO NOTHING`);
     const replica = new StateReplica(opts);
+    // After the connection moved to another server (its own died), the consumer may have lived on
+    // the dead one: recreate it now rather than after missed heartbeats.
+    void (async () => {
+      for await (const st of opts.nc.status()) {
+        if (st.type === "reconnect" && !replica.closed) replica.replaceConsumer?.();
+      }
+    })().catch(() => undefined);
     if (opts.snapshots) replica.lastSnapshotSeq = await latestSnapshotSeq(opts.nc, opts.replicas ?? 3).catch(() => 0);
     const rs = await opts.local.execute(`SELECT applied_seq FROM ${PROGRESS_TABLE} WHERE id = 1`);
     replica.applied = Number(rs.rows[0]?.applied_seq ?? 0);
@@ -186,6 +195,7 @@ export class StateReplica {
       replaced = true;
       void messages.stop();
     };
+    this.replaceConsumer = replace;
     void (async () => {
       for await (const st of messages.status()) {
         if (st.type === "heartbeats_missed" && st.count >= HEARTBEATS_MISSED_BEFORE_RESTART) replace();
