@@ -12,6 +12,8 @@ export * from "./domain/class-variant.ts";
 export * from "./endpoints/endpoint-option.ts";
 export * from "./endpoints/endpoint-request.ts";
 export * from "./endpoints/endpoint-frames.ts";
+export * from "./endpoints/endpoint-channel.ts";
+export * from "./endpoints/in-process-doors.ts";
 export * from "./storage/rows.ts";
 export * from "./storage/storage.ts";
 export * from "./storage/libsql-remote.ts";

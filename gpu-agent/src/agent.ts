@@ -67,6 +67,8 @@ export interface AgentOptions {
   readonly advertiseAddress?: string;
   /** Port of the web endpoint fast path, on `advertiseAddress` (default 0: a free one). */
   readonly endpointPort?: number;
+  /** Let an edge in this same process reach the fast path in memory instead of over TCP (default true). */
+  readonly endpointInProcess?: boolean;
   /**
    * Runtime sandboxes kept pre-started for cold starts of the default image, in the default network
    * mode (default `Limits.defaultWarmPoolSize`; 0 turns the pool off; at most `Limits.maxWarmPoolSize`).
@@ -138,6 +140,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   // Warm web endpoint requests from edges, straight to running containers (see FastEndpointServer).
   const endpoints = await FastEndpointServer.listen({
     host: opts.advertiseAddress ?? "127.0.0.1", port: opts.endpointPort ?? 0, agentId, internalToken: opts.internalToken, containers: () => containers.values(),
+    inProcess: opts.endpointInProcess,
   });
   const cpu = opts.cpu ?? cpus().length;
   const memoryMiB = opts.memoryMiB ?? Math.floor(totalmem() / 1024 / 1024);

@@ -122,7 +122,12 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
       fleet.agents.get(c.agentId)?.send({ body: "stop", stop: { containerId: c.containerId, reason } });
     }
   };
-  const stores = startStores(bus);
+  // With several regions, Dicts and Queues live on the state cluster: one copy of each for every
+  // region, kept on three servers.
+  const storeBus = state.nc === undefined ? bus : await Effect.runPromise(Effect.gen(function*() {
+    return yield* Bus;
+  }).pipe(Effect.provide(Bus.layerConnection(state.nc))));
+  const stores = startStores(storeBus, state.nc === undefined ? {} : { replicas: opts.replication?.replicas ?? 3 });
   const ownDataDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), "ferry-region-")) : undefined;
   const blocks = new LocalDirBlockStore(join(opts.dataDir ?? ownDataDir!, "blocks"));
   // Blocks uploaded to another region are fetched from it on first read (images follow functions).

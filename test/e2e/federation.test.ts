@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FerryClient, setClientConfig } from "ferry";
+import { Dict, FerryClient, Queue, setClientConfig } from "ferry";
 import { startMultiRegionPlatform, type MultiRegionPlatform } from "../../sdk/src/platform/multi-region-platform.ts";
 import { deployFile } from "../../sdk/src/cli/deploy-file.ts";
 import { REPO_ROOT, runCli } from "../fixtures/platform.ts";
@@ -152,7 +152,7 @@ describe("federation", () => {
     expect(JSON.stringify(await res.json())).toContain("eu-west");
   }, 120_000);
 
-  it("a region killed mid-traffic: calls go on through the other region, no acknowledged write is lost, and it shows as down", async () => {
+  it("a region killed mid-traffic: calls go on through the other region, no acknowledged write is lost, Dicts and Queues outlive it, and it shows as down", async () => {
     const d = await deployFile(client, REGION_APP, { mode: "deployed" });
     const where = d.response.functions.find((f) => f.name === "where")!.id;
     // Warm both regions, then find the one the edge routes to.
@@ -169,6 +169,12 @@ describe("federation", () => {
       if (res.status === 201) acked.push(name);
     };
     for (let i = 0; i < 5; i++) await writeToken(`before-${i}`);
+    // Dicts and Queues live on the state cluster: they outlive the region that served them.
+    // (the state cluster may still be settling after the previous test's cut: 503s are retried)
+    const dict = Dict.fromName("federation-dict", { createIfMissing: true });
+    await waitFor("a Dict put", () => dict.put("k", { written: "before the kill" }).then(() => true, () => undefined), 30_000);
+    const queue = Queue.fromName("federation-queue", { createIfMissing: true });
+    await waitFor("a Queue put", () => queue.put({ job: 1 }).then(() => true, () => undefined), 30_000);
     platform.region(victim).kill();
     const writes = Promise.all(Array.from({ length: 5 }, (_, i) => writeToken(`during-${i}`)));
     const served = await waitFor("a call served by the surviving region", async () => {
@@ -189,6 +195,9 @@ describe("federation", () => {
       return acked.every((n) => names.has(n)) ? true : undefined;
     }, 15_000);
     replicaDb.close();
+    // (a store whose stream leader was on the lost server answers 503 until a new leader is elected)
+    expect(await waitFor("the Dict after the kill", () => dict.get("k").catch(() => undefined), 30_000)).toEqual({ written: "before the kill" });
+    expect(await waitFor("the Queue after the kill", () => queue.get({ timeout: 1 }).catch(() => undefined), 30_000)).toEqual({ job: 1 });
     const list = await runCli(["region", "list", "--json"], env);
     const regions = JSON.parse(list.stdout) as Array<{ name: string; health: string }>;
     expect(regions.find((r) => r.name === victim)?.health).not.toBe("up");

@@ -2,7 +2,7 @@
 // agent link, answers the container's body pulls from the client's body, and turns the response
 // frames into the client's response. Every response piece is acknowledged only once the client
 // took the one before, so a slow client slows the handler instead of filling memory here.
-import { decodeHeadPayload, EndpointFrame, encodeFrame, encodeHeadFrame, Limits, type FastFailure, type FastRequestHead, type FastResponseHead } from "@ferry/core";
+import { EndpointFrame, Limits, type FastFailure, type FastRequestHead, type FastResponseHead } from "@ferry/core";
 import type { ClientBody } from "./endpoint-client-body.ts";
 import type { AgentLink, LinkStream } from "./endpoint-fast-link.ts";
 
@@ -66,14 +66,14 @@ export class FastExchange implements LinkStream {
     link.outstanding++;
     this.deadline = setTimeout(() => this.failBeforeHead(errorResponse(504, "EndpointTimeoutError", `no response head within ${Math.round(opts.headDeadlineMs / 1000)}s`)), opts.headDeadlineMs);
     opts.signal?.addEventListener("abort", this.abort, { once: true });
-    link.send(encodeHeadFrame(EndpointFrame.request, this.stream, head, opts.inline));
+    link.send(EndpointFrame.request, this.stream, opts.inline, head);
   }
 
-  onFrame(type: number, payload: Buffer): void {
+  onFrame(type: number, payload: Buffer, head: unknown): void {
     if (this.done) return;
     switch (type) {
       case EndpointFrame.head:
-        return this.onHead(payload);
+        return this.onHead(head as FastResponseHead, payload);
       case EndpointFrame.chunk:
         return this.onChunk(payload);
       case EndpointFrame.end:
@@ -101,8 +101,7 @@ export class FastExchange implements LinkStream {
     this.finish();
   }
 
-  private onHead(payload: Buffer): void {
-    const { head, data } = decodeHeadPayload<FastResponseHead>(payload);
+  private onHead(head: FastResponseHead, data: Buffer): void {
     const headers = responseHeaders(head.headers);
     const nullBody = NULL_BODY.has(head.status);
     if (head.end || nullBody) {
@@ -115,7 +114,7 @@ export class FastExchange implements LinkStream {
       pull: () => {
         if (!this.holdAck) return;
         this.holdAck = false;
-        this.link.send(encodeFrame(EndpointFrame.ack, this.stream));
+        this.link.send(EndpointFrame.ack, this.stream);
       },
       cancel: () => this.abort(),
     });
@@ -124,7 +123,7 @@ export class FastExchange implements LinkStream {
     this.link.outstanding--;
     clearTimeout(this.deadline);
     this.resolve(new Response(stream, { status: head.status, headers }));
-    this.link.send(encodeFrame(EndpointFrame.ack, this.stream));
+    this.link.send(EndpointFrame.ack, this.stream);
     this.armIdle();
   }
 
@@ -134,33 +133,33 @@ export class FastExchange implements LinkStream {
     ctl.enqueue(new Uint8Array(payload));
     // The client has not taken the last piece yet: hold the ack (and so the handler) until it does.
     if ((ctl.desiredSize ?? 1) <= 0) this.holdAck = true;
-    else this.link.send(encodeFrame(EndpointFrame.ack, this.stream));
+    else this.link.send(EndpointFrame.ack, this.stream);
     this.armIdle();
   }
 
   private async pull(): Promise<void> {
     const body = this.opts.body;
-    if (!body) return this.link.send(encodeFrame(EndpointFrame.bodyEnd, this.stream));
+    if (!body) return this.link.send(EndpointFrame.bodyEnd, this.stream);
     const piece = await body.next();
     if (this.done) return;
     if ("error" in piece) {
-      this.link.send(encodeFrame(EndpointFrame.bodyError, this.stream, piece.message));
+      this.link.send(EndpointFrame.bodyError, this.stream, piece.message);
       if (piece.error === "too-large") this.failBeforeHead(errorResponse(413, "PayloadTooLargeError", piece.message));
       return;
     }
-    this.link.send(encodeFrame(piece.eof ? EndpointFrame.bodyEnd : EndpointFrame.bodyPiece, this.stream, piece.data));
+    this.link.send(piece.eof ? EndpointFrame.bodyEnd : EndpointFrame.bodyPiece, this.stream, piece.data);
   }
 
   /** Answer the client now, before a head (a body over its limit, the backstop deadline), and cancel the request. */
   private failBeforeHead(response: Response): void {
     if (this.done || this.headed) return;
-    this.link.send(encodeFrame(EndpointFrame.cancel, this.stream));
+    this.link.send(EndpointFrame.cancel, this.stream);
     this.settle(response);
   }
 
   private readonly abort = (): void => {
     if (this.done) return;
-    this.link.send(encodeFrame(EndpointFrame.cancel, this.stream));
+    this.link.send(EndpointFrame.cancel, this.stream);
     if (!this.headed) this.settle(errorResponse(499, "ClientClosedError", "the client went away"));
     else this.finish();
   };

@@ -1,11 +1,13 @@
-// The edge's one connection to an agent's web endpoint fast path: TCP, many requests at once as
-// streams of frames (see `EndpointFrame`). It proves itself with the internal token (`hello`) and
-// is used once the agent answered `welcome` naming the agent the region said is there.
-import { EndpointFrame, encodeFrame, FrameReader, FrameWriter } from "@ferry/core";
+// The edge's one connection to an agent's web endpoint fast path: many requests at once as
+// streams of messages (see `EndpointFrame`). To an agent in another process it is TCP: it proves
+// itself with the internal token (`hello`) and is used once the agent answered `welcome` naming
+// the agent the region said is there. To an agent in this same process (the local platform) it is
+// in memory (see `inProcessDoors`, which checks the same agent and token): no socket, no framing.
+import { EndpointFrame, encodeFrame, FrameWriter, headReader, inProcessDoors, LocalChannel, SocketChannel, type EndpointFrameType, type FastChannel } from "@ferry/core";
 
-/** One request's end on a link: gets its stream's frames, and hears if the link dies. */
+/** One request's end on a link: gets its stream's messages (`head` decoded), and hears if the link dies. */
 export interface LinkStream {
-  onFrame(type: number, payload: Buffer): void;
+  onFrame(type: number, payload: Buffer, head: unknown): void;
   onLinkClosed(why: string): void;
 }
 
@@ -23,7 +25,7 @@ const loadNet = (): Promise<NodeNet | undefined> => (net ??= import("node:net").
  * @example
  * ```ts
  * const link = AgentLink.open("127.0.0.1:40123", "ag-1", internalToken);
- * if (await link.ready) link.send(frame);
+ * if (await link.ready) link.send(EndpointFrame.ack, stream);
  * ```
  */
 export class AgentLink {
@@ -31,19 +33,37 @@ export class AgentLink {
   readonly agentId: string;
   /** Resolves true once welcomed, false if the connection failed or was refused. */
   readonly ready: Promise<boolean>;
+  /** Welcomed (no need to wait for `ready`). */
+  welcomed = false;
+  /** In memory, to an agent in this process. */
+  readonly inProcess: boolean;
   /** Requests sent that have not had their response head yet (for least-outstanding choice). */
   outstanding = 0;
   alive = true;
   private readonly streams = new Map<number, LinkStream>();
   private nextStream = 1;
-  private out: FrameWriter | undefined;
+  private out: FastChannel | undefined;
   private socket: import("node:net").Socket | undefined;
+  private local: LocalChannel | undefined;
   private onClosed: (() => void) | undefined;
 
   private constructor(address: string, agentId: string, token: string) {
     this.address = address;
     this.agentId = agentId;
-    this.ready = this.connect(token);
+    const door = inProcessDoors.find(agentId, address, token);
+    this.inProcess = door !== undefined;
+    if (door) {
+      const [edgeEnd, agentEnd] = LocalChannel.pair();
+      this.local = edgeEnd;
+      this.out = edgeEnd;
+      edgeEnd.onMessage = (type, stream, data, head) => this.streams.get(stream)?.onFrame(type, data, head);
+      edgeEnd.onClose = () => this.closed(`the in-process connection to agent ${agentId} closed`);
+      door.connect(agentEnd);
+      this.welcomed = true;
+      this.ready = Promise.resolve(true);
+    } else {
+      this.ready = this.connect(token);
+    }
   }
 
   /** Start connecting; `onClosed` runs once when the link is gone (failed, refused or dropped). */
@@ -65,12 +85,14 @@ export class AgentLink {
     this.streams.delete(id);
   }
 
-  send(frame: Buffer): void {
-    if (this.alive) this.out?.send(frame);
+  /** Send a message of stream `stream` (`head` with `request`). */
+  send(type: EndpointFrameType, stream: number, data?: Uint8Array | string, head?: object): void {
+    if (this.alive) this.out?.send(type, stream, data, head);
   }
 
   close(why = "closed by the edge"): void {
     this.socket?.destroy();
+    this.local?.close();
     this.closed(why);
   }
 
@@ -87,14 +109,12 @@ export class AgentLink {
       // The edge's process does not stay up for idle links.
       socket.unref();
       const out = new FrameWriter(socket);
-      this.out = out;
       const timer = setTimeout(() => {
         socket.destroy();
         resolve(false);
       }, LINK_CONNECT_TIMEOUT_MS);
-      let welcomed = false;
-      const reader = new FrameReader((type, stream, payload) => {
-        if (!welcomed) {
+      const reader = headReader((type, stream, payload, head) => {
+        if (!this.welcomed) {
           const agentId = type === EndpointFrame.welcome ? (JSON.parse(payload.toString("utf8")) as { agentId?: string }).agentId : undefined;
           clearTimeout(timer);
           // Another agent on that port (a restart): not the containers the region meant.
@@ -102,10 +122,11 @@ export class AgentLink {
             socket.destroy();
             return resolve(false);
           }
-          welcomed = true;
+          this.out = new SocketChannel(out);
+          this.welcomed = true;
           return resolve(true);
         }
-        this.streams.get(stream)?.onFrame(type, payload);
+        this.streams.get(stream)?.onFrame(type, payload, head);
       });
       socket.on("data", (chunk: Buffer) => {
         try {

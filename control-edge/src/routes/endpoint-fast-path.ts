@@ -64,7 +64,7 @@ export class FastPath {
       const link = this.choose(routes, tried);
       if (!link) return this.fallBack();
       tried.add(link.address);
-      if (!(await link.ready)) continue;
+      if (!link.welcomed && !(await link.ready)) continue;
       const res = await new FastExchange(link, req.head, {
         body: req.body, inline: req.inline, signal: req.signal, headDeadlineMs: req.timeoutS * 1000 + Limits.endpointStartTimeoutMs,
       }).response;

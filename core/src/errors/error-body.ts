@@ -11,7 +11,8 @@ export const statusOf = (e: ApiError): 400 | 401 | 404 | 409 | 413 | 500 | 503 =
     case "UnavailableError": return 503;
     // The replicated state log without a majority (regions' StateLogUnavailableError): try again later.
     case "StorageError": return (e.cause as { name?: unknown } | undefined)?.name === "StateLogUnavailableError" ? 503 : 500;
-    case "BusError": return 500;
+    // NATS did not answer in time (a stream electing a new leader after a server loss): try again.
+    case "BusError": return /TimeoutError|no responders|temporarily unavailable/i.test(String((e.cause as { name?: unknown } | undefined)?.name ?? "") + String(e.cause)) ? 503 : 500;
   }
 };
 

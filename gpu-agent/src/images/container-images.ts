@@ -155,11 +155,8 @@ export class ContainerImages {
     readonly fallbackCwd: string; readonly reserved: ReadonlyArray<string>;
   }): Promise<MountedContainerImage> {
     this.regionUrl = args.regionUrl;
-    console.error("DBGMOUNT start", args.imageId);
     const cache = await this.openCache();
-    console.error("DBGMOUNT cache");
     const index = await this.index(args.imageId);
-    console.error("DBGMOUNT index", index.entries.length);
     const recorded = this.recorded.get(args.imageId);
     // A later cold start: fetch what the first one read, in parallel, while the container starts
     // (reads of a block being prefetched join its fetch).
@@ -172,7 +169,6 @@ export class ContainerImages {
     const mountpoint = join(mnt, args.containerId);
     await mkdir(mountpoint, { mode: MOUNT_DIR_MODE });
     const mount = await mountLazyImage({ mountpoint, source: lazySourceOf(index, cache), onError: this.opts.onError });
-    console.error("DBGMOUNT mounted");
     this.mounts.add(mount);
     let released: Promise<void> | undefined;
     const release = async () => {

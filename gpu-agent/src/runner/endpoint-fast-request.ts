@@ -3,7 +3,7 @@
 // an endpoint input: a slot of the container's `maxInputs` held until the response head, the
 // function's timeout on the time to that head (504, and the container is killed, as for an
 // input), and a clear answer when the container dies under the request.
-import { EndpointFrame, encodeFrame, encodeHeadFrame, type EndpointRequestHead, type FastFailure, type FastRequestHead } from "@ferry/core";
+import { EndpointFrame, type EndpointRequestHead, type FastChannel, type FastFailure, type FastRequestHead } from "@ferry/core";
 import type { FromRunner, ToRunner } from "./runner-protocol.ts";
 
 type RunnerPart = Extract<FromRunner, { t: "ep_pull" | "ep_res" }>;
@@ -21,8 +21,8 @@ export interface DirectContainer {
 }
 
 export interface FastRequestDeps {
-  /** Queue a frame to the edge. */
-  readonly send: (frame: Buffer) => void;
+  /** The connection to the edge (frames on a socket, or in memory). */
+  readonly channel: FastChannel;
   /** The container, its slot already taken. */
   readonly container: DirectContainer;
   /** The edge's stream id on its connection. */
@@ -40,7 +40,7 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
  *
  * @example
  * ```ts
- * const req = new FastEndpointRequest({ send, container, stream, requestId, onDone });
+ * const req = new FastEndpointRequest({ channel, container, stream, requestId, onDone });
  * req.start(head, inlineBody);
  * req.fromEdge(EndpointFrame.ack, payload); // as the edge's frames for its stream arrive
  * ```
@@ -108,11 +108,11 @@ export class FastEndpointRequest {
 
   private fromRunner(m: RunnerPart): void {
     if (this.done) return;
-    const { container, requestId: id, stream, send } = this.deps;
+    const { container, requestId: id, stream, channel } = this.deps;
     if (m.t === "ep_pull") {
       if (this.aborted) return container.sendToRunner({ t: "ep_body", id, error: "the client went away" });
       this.pulling = true;
-      return send(encodeFrame(EndpointFrame.pull, stream));
+      return channel.send(EndpointFrame.pull, stream);
     }
     if (m.part === "head") {
       this.headSent = true;
@@ -123,24 +123,24 @@ export class FastEndpointRequest {
         return this.finish();
       }
       const data = m.data ? Buffer.from(m.data, "base64") : undefined;
-      send(encodeHeadFrame(EndpointFrame.head, stream, { status: m.status ?? 200, headers: m.headers ?? [], ...(m.end ? { end: true } : {}) }, data));
+      channel.send(EndpointFrame.head, stream, data, { status: m.status ?? 200, headers: m.headers ?? [], ...(m.end ? { end: true } : {}) });
       if (m.end) return this.finish();
       this.awaitingAck = true;
       return;
     }
     if (m.part === "chunk") {
       if (this.aborted) return container.sendToRunner({ t: "ep_ack", id, aborted: true });
-      send(encodeFrame(EndpointFrame.chunk, stream, m.data ? Buffer.from(m.data, "base64") : Buffer.alloc(0)));
+      channel.send(EndpointFrame.chunk, stream, m.data ? Buffer.from(m.data, "base64") : undefined);
       if (m.end) {
-        send(encodeFrame(EndpointFrame.end, stream));
+        channel.send(EndpointFrame.end, stream);
         return this.finish();
       }
       this.awaitingAck = true;
       return;
     }
     if (!this.aborted) {
-      if (m.part === "end") send(encodeFrame(EndpointFrame.end, stream));
-      else send(encodeFrame(EndpointFrame.error, stream, m.error ?? "the endpoint's response failed"));
+      if (m.part === "end") channel.send(EndpointFrame.end, stream);
+      else channel.send(EndpointFrame.error, stream, m.error ?? "the endpoint's response failed");
     }
     this.finish();
   }
@@ -155,14 +155,14 @@ export class FastEndpointRequest {
   private gone(why: string): void {
     if (this.done) return;
     if (this.headSent) {
-      if (!this.aborted) this.deps.send(encodeFrame(EndpointFrame.error, this.deps.stream, `the endpoint's container stopped: ${why}`));
+      if (!this.aborted) this.deps.channel.send(EndpointFrame.error, this.deps.stream, `the endpoint's container stopped: ${why}`);
       return this.finish();
     }
     this.failWith({ status: 502, type: "ContainerCrashError", message: `the endpoint's container ${this.deps.container.id} stopped before it answered (${why}); try again` });
   }
 
   private failWith(f: FastFailure): void {
-    if (!this.aborted) this.deps.send(encodeFrame(EndpointFrame.fail, this.deps.stream, JSON.stringify(f)));
+    if (!this.aborted) this.deps.channel.send(EndpointFrame.fail, this.deps.stream, JSON.stringify(f));
     this.finish();
   }
 

@@ -3,10 +3,12 @@
 // multiplexed as frames (see `EndpointFrame`), without the work queue or a NATS round trip per
 // request. A request goes to the least loaded running container of its function with a free
 // `maxInputs` slot; with none, the agent answers `busy` before using anything of the request,
-// and the edge sends it the queue's way (which also scales the function up).
+// and the edge sends it the queue's way (which also scales the function up). An edge in this
+// same process (the local platform) connects in memory instead (see `inProcessDoors`): same
+// messages, no socket, no framing.
 import { createServer, type Server, type Socket } from "node:net";
 import { timingSafeEqual } from "node:crypto";
-import { EndpointFrame, decodeHeadPayload, encodeFrame, FrameReader, FrameWriter, newId, type FastRequestHead } from "@ferry/core";
+import { EndpointFrame, encodeFrame, FrameWriter, headReader, inProcessDoors, newId, SocketChannel, type FastChannel, type FastRequestHead, type InProcessDoor, type LocalChannel } from "@ferry/core";
 import { FastEndpointRequest, type DirectContainer } from "./endpoint-fast-request.ts";
 
 /** A container as the fast path chooses among them (see `Container`). */
@@ -25,6 +27,15 @@ export interface FastEndpointServerOptions {
   readonly internalToken: string;
   /** The agent's containers, live. */
   readonly containers: () => Iterable<FastPathContainer>;
+  /** Let an edge in this process connect in memory (default true); false: TCP only. */
+  readonly inProcess?: boolean;
+}
+
+/** One edge's connection, over TCP or in memory: its messages in, and its requests in flight. */
+interface Session {
+  receive(type: number, stream: number, data: Buffer, head: unknown): void;
+  /** The edge is gone: its requests end as if their clients went away. */
+  close(): void;
 }
 
 /** Longest an edge may take to send its `hello` before the connection is closed. */
@@ -41,8 +52,9 @@ const HELLO_TIMEOUT_MS = 10_000;
  */
 export class FastEndpointServer {
   readonly port: number;
-  /** Requests taken by a container since start, and answered `busy`. */
+  /** Requests taken by a container since start (`inProcess` of them from an edge in this process), and answered `busy`. */
   served = 0;
+  inProcess = 0;
   busy = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -55,6 +67,7 @@ export class FastEndpointServer {
     this.server = server;
     this.port = port;
     this.opts = opts;
+    this.local = { agentId: opts.agentId, address: `${opts.host}:${port}`, internalToken: opts.internalToken, connect: (agentEnd) => this.acceptLocal(agentEnd) };
   }
 
   static async listen(opts: FastEndpointServerOptions): Promise<FastEndpointServer> {
@@ -66,32 +79,49 @@ export class FastEndpointServer {
     const address = server.address();
     const door = new FastEndpointServer(server, typeof address === "object" && address ? address.port : 0, opts);
     server.on("connection", (socket) => door.accept(socket));
+    if (opts.inProcess !== false) inProcessDoors.add(door.local);
     return door;
   }
 
   /** Stop listening and drop every connection (their requests end as if the edge went away). */
   async close(): Promise<void> {
+    inProcessDoors.remove(this.local);
+    for (const c of this.locals) c.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** This door as an edge in the same process opens it. */
+  private readonly local: InProcessDoor;
+  private readonly locals = new Set<LocalChannel>();
+
+  /** An edge in this process: it named this agent with the internal token, so no hello. */
+  private acceptLocal(channel: LocalChannel): void {
+    this.locals.add(channel);
+    const session = this.session(channel, true);
+    channel.onMessage = (type, stream, data, head) => session.receive(type, stream, data, head);
+    channel.onClose = () => {
+      this.locals.delete(channel);
+      session.close();
+    };
   }
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const out = new FrameWriter(socket);
-    const requests = new Map<number, FastEndpointRequest>();
+    const session = this.session(new SocketChannel(out), false);
     let authed = false;
     const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
-    const reader = new FrameReader((type, stream, payload) => {
+    const reader = headReader((type, stream, data, head) => {
       if (!authed) {
-        authed = type === EndpointFrame.hello && this.tokenMatches(payload);
+        authed = type === EndpointFrame.hello && this.tokenMatches(data);
         clearTimeout(helloTimer);
         if (!authed) return void socket.destroy();
         out.send(encodeFrame(EndpointFrame.welcome, 0, JSON.stringify({ agentId: this.opts.agentId })));
         return;
       }
-      if (type === EndpointFrame.request) return this.start(stream, payload, out, requests);
-      requests.get(stream)?.fromEdge(type, payload);
+      session.receive(type, stream, data, head);
     });
     socket.on("data", (chunk: Buffer) => {
       try {
@@ -104,8 +134,21 @@ export class FastEndpointServer {
     socket.on("close", () => {
       clearTimeout(helloTimer);
       this.sockets.delete(socket);
-      for (const r of [...requests.values()]) r.abort();
+      session.close();
     });
+  }
+
+  private session(channel: FastChannel, inProcess: boolean): Session {
+    const requests = new Map<number, FastEndpointRequest>();
+    return {
+      receive: (type, stream, data, head) => {
+        if (type === EndpointFrame.request) return this.start(stream, head as FastRequestHead, data, channel, requests, inProcess);
+        requests.get(stream)?.fromEdge(type, data);
+      },
+      close: () => {
+        for (const r of [...requests.values()]) r.abort();
+      },
+    };
   }
 
   private tokenMatches(payload: Buffer): boolean {
@@ -118,16 +161,16 @@ export class FastEndpointServer {
     }
   }
 
-  private start(stream: number, payload: Buffer, out: FrameWriter, requests: Map<number, FastEndpointRequest>): void {
-    const { head, data } = decodeHeadPayload<FastRequestHead>(payload);
+  private start(stream: number, head: FastRequestHead, data: Buffer, channel: FastChannel, requests: Map<number, FastEndpointRequest>, inProcess: boolean): void {
     const container = this.pick(head.functionId);
     if (!container) {
       this.busy++;
-      return out.send(encodeFrame(EndpointFrame.busy, stream));
+      return channel.send(EndpointFrame.busy, stream);
     }
     this.served++;
+    if (inProcess) this.inProcess++;
     const request = new FastEndpointRequest({
-      send: (frame) => out.send(frame), container, stream, requestId: `${this.idPrefix}.${(this.nextId++).toString(36)}`, onDone: () => requests.delete(stream),
+      channel, container, stream, requestId: `${this.idPrefix}.${(this.nextId++).toString(36)}`, onDone: () => requests.delete(stream),
     });
     requests.set(stream, request);
     // The bytes are copied: the frame's buffer is the reader's.

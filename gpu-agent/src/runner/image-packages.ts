@@ -5,11 +5,13 @@
  * retries such a specifier from each of the image's npm directories (/app, or wherever the step
  * installed), for `import`, `await import()` and `require` alike.
  */
-import { registerHooks } from "node:module";
+import { createRequire, registerHooks, type ResolveFnOutput, type ResolveHookContext } from "node:module";
 import { pathToFileURL } from "node:url";
 
 /** Environment variable the agent passes the image's npm directories in (colon-separated); the runner removes it. */
 export const IMAGE_NPM_DIRS_ENV = "FERRY_IMAGE_NPM_DIRS";
+
+type NextResolve = (specifier: string, context?: Partial<ResolveHookContext>) => ResolveFnOutput;
 
 /** Not found, as `import` (ERR_MODULE_NOT_FOUND) and `require` (MODULE_NOT_FOUND) say it. */
 const NOT_FOUND = new Set(["ERR_MODULE_NOT_FOUND", "MODULE_NOT_FOUND"]);
@@ -44,20 +46,35 @@ export const imageParentUrls = (dirs: ReadonlyArray<string>): string[] =>
 export const installImagePackageResolution = (dirs: ReadonlyArray<string>): void => {
   if (dirs.length === 0) return;
   const parents = imageParentUrls(dirs);
+  // require() ignores a changed parentURL: it resolves from a require rooted in each directory
+  // instead, whose own lookups come back through this hook (and must then pass straight through).
+  const requires = dirs.map((d) => createRequire(`${d.replace(/\/+$/, "")}/`));
+  let inner = false;
+  const fromImage = (specifier: string, context: ResolveHookContext, next: NextResolve): ResolveFnOutput | undefined => {
+    for (const [i, parentURL] of parents.entries()) {
+      try {
+        if (!context.conditions.includes("require")) return next(specifier, { ...context, parentURL });
+        inner = true;
+        try {
+          return { url: pathToFileURL(requires[i]!.resolve(specifier)).href, shortCircuit: true };
+        } finally {
+          inner = false;
+        }
+      } catch (again) {
+        if (!NOT_FOUND.has((again as { code?: string }).code ?? "")) throw again;
+      }
+    }
+    return undefined;
+  };
   registerHooks({
     resolve(specifier, context, nextResolve) {
       try {
         return nextResolve(specifier, context);
       } catch (e) {
-        if (!isBareSpecifier(specifier) || !NOT_FOUND.has((e as { code?: string }).code ?? "")) throw e;
-        for (const parentURL of parents) {
-          try {
-            return nextResolve(specifier, { ...context, parentURL });
-          } catch (again) {
-            if (!NOT_FOUND.has((again as { code?: string }).code ?? "")) throw again;
-          }
-        }
-        throw e;
+        if (inner || !isBareSpecifier(specifier) || !NOT_FOUND.has((e as { code?: string }).code ?? "")) throw e;
+        const found = fromImage(specifier, context, nextResolve);
+        if (found === undefined) throw e;
+        return found;
       }
     },
   });

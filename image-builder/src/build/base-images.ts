@@ -7,7 +7,7 @@
  *   Ferry exported it from one: such a layout says so in its `dev.ferry.image.base` annotation).
  * Every base gets Ferry's Node runtime at /opt/ferry/node. A container's root is the node's own
  * with the image's paths on top for "ferry/node" ("overlay"), and the image itself for the others
- * ("full"): their steps get the host's npm lent (see build-tools.ts).
+ * ("full"): their steps get the host's npm lent, and every step the host's CA bundle (see build-tools.ts).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import type { ImageBase } from "@ferry/core";
 import { defaultNodeImageBinds } from "../../../gpu-agent/src/sandbox/image.ts";
 import { importOci } from "../oci/oci-import.ts";
 import { ImageSpecError } from "./build-errors.ts";
-import { fullRootBuildTools } from "./build-tools.ts";
+import { caBundleTool, fullRootBuildTools } from "./build-tools.ts";
 import type { ImageLayer, ImageRoot } from "./built-image.ts";
 import { baseKey } from "./cache-key.ts";
 import type { BaseEntry } from "./step-sandbox.ts";
@@ -49,7 +49,8 @@ export const resolveBase = async (base: ImageBase, layersDir: string, log: (line
     throw new ImageSpecError(`a sandbox snapshot (${base.id}) is already an image in its region: deploy it as it is; build steps on top of a snapshot are not supported yet`);
   }
   if (base.kind === "ferry/node") {
-    return { key: baseKey({ kind: base.kind, node: process.version }), layers: [], entries: defaultNodeImageBinds(nodeDir()), env: {}, root: "overlay", stepEnv: {} };
+    const ca = caBundleTool();
+    return { key: baseKey({ kind: base.kind, node: process.version }), layers: [], entries: [...defaultNodeImageBinds(nodeDir()), ...ca.entries], env: {}, root: "overlay", stepEnv: ca.env };
   }
   const resolvConf: BaseEntry[] = existsSync("/etc/resolv.conf") ? [{ hostPath: "/etc/resolv.conf", sandboxPath: "/etc/resolv.conf" }] : [];
   const tools = fullRootBuildTools(join(dirname(layersDir), "tools"));
@@ -61,7 +62,7 @@ export const resolveBase = async (base: ImageBase, layersDir: string, log: (line
     return {
       key: baseKey({ kind: "oci", manifest: imported.manifestDigest, node: process.version }),
       // An image Ferry exported from "ferry/node" carries only its own layers: put the host's base back under them.
-      layers: imported.layers, entries: overlay ? defaultNodeImageBinds(nodeDir()) : fullRootEntries(), env: imported.env, root: overlay ? "overlay" : "full", stepEnv: overlay ? {} : tools.env,
+      layers: imported.layers, entries: overlay ? [...defaultNodeImageBinds(nodeDir()), ...caBundleTool().entries] : fullRootEntries(), env: imported.env, root: overlay ? "overlay" : "full", stepEnv: tools.env,
       ...(imported.workdir ? { workdir: imported.workdir } : {}),
     };
   }

@@ -83,19 +83,33 @@ export const npmToolEntries = (toolsDir: string, pkg: string | undefined = hostN
 };
 
 /**
+ * The host's CA bundle, lent to every build step at BUILD_CA_FILE (never over the image's own
+ * /etc/ssl), with the environment that makes npm (`npm_config_cafile`) and Node
+ * (`NODE_EXTRA_CA_CERTS`) trust it: the build machine's trust, so a registry behind a
+ * TLS-inspecting proxy works in a step as it does on the host. Nothing when the host has none.
+ *
+ * @example
+ * ```ts
+ * const ca = caBundleTool();
+ * runStep({ …, base: [...entries, ...ca.entries], env: { ...ca.env, ...imageEnv } });
+ * ```
+ */
+export const caBundleTool = (): BuildTools => {
+  const ca = [process.env.SSL_CERT_FILE, ...HOST_CA_FILES].find((p): p is string => p !== undefined && p !== "" && existsSync(p));
+  if (ca === undefined) return { entries: [], env: {} };
+  return { entries: [{ hostPath: realpathSync(ca), sandboxPath: BUILD_CA_FILE }], env: { npm_config_cafile: BUILD_CA_FILE, NODE_EXTRA_CA_CERTS: BUILD_CA_FILE } };
+};
+
+/**
  * Every tool lent to a full-root image's build steps: npm (see npmToolEntries) and the host's CA
- * bundle, which npm (`npm_config_cafile`) and Node (`NODE_EXTRA_CA_CERTS`) then trust.
+ * bundle (see caBundleTool).
  *
  * @example
  * ```ts
  * const tools = fullRootBuildTools(join(cacheDir, "tools"));
- * runStep({ …, base: [...entries, ...tools.entries], env: { ...tools.env, ...imageEnv } });
  * ```
  */
 export const fullRootBuildTools = (toolsDir: string): BuildTools => {
-  const ca = [process.env.SSL_CERT_FILE, ...HOST_CA_FILES].find((p): p is string => p !== undefined && p !== "" && existsSync(p));
-  return {
-    entries: [...npmToolEntries(toolsDir), ...(ca === undefined ? [] : [{ hostPath: realpathSync(ca), sandboxPath: BUILD_CA_FILE }])],
-    env: ca === undefined ? {} : { npm_config_cafile: BUILD_CA_FILE, NODE_EXTRA_CA_CERTS: BUILD_CA_FILE },
-  };
+  const ca = caBundleTool();
+  return { entries: [...npmToolEntries(toolsDir), ...ca.entries], env: ca.env };
 };

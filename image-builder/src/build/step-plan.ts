@@ -96,13 +96,20 @@ export const RUN_FUNCTION_SCRIPT = `
 const name = process.argv[2];
 const npmDirs = (process.env.${BUILD_NPM_DIRS_ENV} ?? "").split(":").filter((d) => d.startsWith("/"));
 if (npmDirs.length > 0) {
-  const { registerHooks } = await import("node:module");
+  const { createRequire, registerHooks } = await import("node:module");
   const notFound = (e) => e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND";
+  let inner = false;
   registerHooks({
     resolve(specifier, context, next) {
       try { return next(specifier, context); } catch (e) {
-        if (!notFound(e) || /^[./]|^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier)) throw e;
-        for (const d of npmDirs) { try { return next(specifier, { ...context, parentURL: "file://" + d.replace(/\\/+$/, "") + "/" }); } catch (again) { if (!notFound(again)) throw again; } }
+        if (inner || !notFound(e) || /^[./]|^[A-Za-z][A-Za-z0-9+.-]*:/.test(specifier)) throw e;
+        for (const d of npmDirs) {
+          const parentURL = "file://" + d.replace(/\\/+$/, "") + "/";
+          inner = context.conditions.includes("require");
+          try { return inner ? { url: "file://" + createRequire(parentURL).resolve(specifier), shortCircuit: true } : next(specifier, { ...context, parentURL }); }
+          catch (again) { if (!notFound(again)) throw again; }
+          finally { inner = false; }
+        }
         throw e;
       }
     },

@@ -1,5 +1,6 @@
 import type { Client } from "@libsql/client";
 import { mkdir } from "node:fs/promises";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { dirname } from "node:path";
 import { Effect } from "effect";
 import { migrate } from "@ferry/core";
@@ -29,6 +30,8 @@ export interface StateClient {
   readonly client: Client;
   /** Present when replicated. */
   readonly replica?: StateReplica;
+  /** The connection to the state cluster, when replicated (Dicts and Queues live there too). */
+  readonly nc?: NatsConnection;
   close(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ export const openStateClient = async (opts: StateClientOptions): Promise<StateCl
     return {
       client: replica.client,
       replica,
+      nc,
       close: async () => {
         await replica.close();
         await nc.drain().catch(() => undefined);

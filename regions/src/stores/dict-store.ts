@@ -42,9 +42,13 @@ export class DictStore {
   /** When each full Dict was last searched for expired entries. */
   private readonly fullSweeps = new Map<string, number>();
 
-  constructor(js: JetStreamClient, jsm: JetStreamManager) {
+  /** Copies of each Dict's stream (1 on a region's own NATS; 3 on the replicated state cluster). */
+  private readonly replicas: number;
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, replicas = 1) {
     this.js = js;
     this.jsm = jsm;
+    this.replicas = replicas;
   }
 
   /** Create the Dict if missing; `created` says whether this call made it. */
@@ -56,7 +60,7 @@ export class DictStore {
         name: n.stream, subjects: [n.all], retention: RetentionPolicy.Limits, storage: StorageType.File,
         max_msgs_per_subject: 1, max_msgs: Limits.maxDictKeys, discard: DiscardPolicy.New,
         max_msg_size: Limits.maxDictValueBytes + HEADER_ROOM_BYTES, allow_direct: true, allow_rollup_hdrs: true,
-        deny_delete: false, deny_purge: false, num_replicas: 1,
+        deny_delete: false, deny_purge: false, num_replicas: this.replicas,
       });
       return { created: true };
     });

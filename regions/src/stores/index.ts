@@ -18,8 +18,9 @@ export interface Stores {
 }
 
 /**
- * The region's Dict and Queue stores over its NATS, with expired Dict entries purged every
- * `sweepIntervalMs`.
+ * The Dict and Queue stores over `bus` (a region's own NATS; with several regions, the replicated
+ * state cluster with `replicas` copies, so every region sees the same Dicts and Queues and they
+ * outlive a region), with expired Dict entries purged every `sweepIntervalMs`.
  *
  * @example
  * ```ts
@@ -27,9 +28,9 @@ export interface Stores {
  * app.route("/internal/stores", storeRoutes(stores));
  * ```
  */
-export const startStores = (bus: Bus["Service"], opts: { readonly sweepIntervalMs?: number } = {}): Stores => {
-  const dicts = new DictStore(bus.js, bus.jsm);
-  const queues = new QueueStore(bus.nc, bus.js, bus.jsm);
+export const startStores = (bus: Bus["Service"], opts: { readonly sweepIntervalMs?: number; readonly replicas?: number } = {}): Stores => {
+  const dicts = new DictStore(bus.js, bus.jsm, opts.replicas);
+  const queues = new QueueStore(bus.nc, bus.js, bus.jsm, opts.replicas);
   let sweeping = false;
   const timer = setInterval(() => {
     if (sweeping) return;

@@ -47,10 +47,14 @@ export class QueueStore {
   private readonly jsm: JetStreamManager;
   private readonly locks = new KeyedMutex();
 
-  constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager) {
+  /** Copies of each Queue's stream (1 on a region's own NATS; 3 on the replicated state cluster). */
+  private readonly replicas: number;
+
+  constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, replicas = 1) {
     this.nc = nc;
     this.js = js;
     this.jsm = jsm;
+    this.replicas = replicas;
   }
 
   /** Create the Queue if missing; `created` says whether this call made it. */
@@ -61,7 +65,7 @@ export class QueueStore {
       if (exists) return { created: false };
       await this.jsm.streams.add({
         name: n.stream, subjects: [n.all], retention: RetentionPolicy.Workqueue, storage: StorageType.File,
-        max_msgs: Limits.maxQueueItems, discard: DiscardPolicy.New, max_msg_size: Limits.maxQueueItemBytes + HEADER_ROOM_BYTES, num_replicas: 1,
+        max_msgs: Limits.maxQueueItems, discard: DiscardPolicy.New, max_msg_size: Limits.maxQueueItemBytes + HEADER_ROOM_BYTES, num_replicas: this.replicas,
       });
       return { created: true };
     });
