@@ -28,6 +28,8 @@ const DUPLICATE_WINDOW_NS = 120 * 1e9;
 const PUBLISH_RETRY_MS = 100;
 /** Lifetime of each pull of the applier's consumer; its heartbeats are half of it. */
 const CONSUME_EXPIRES_MS = 1_000;
+/** How often the direct-get bridge looks for the next entry when there is none yet. */
+const BRIDGE_POLL_MS = 50;
 /** Missed heartbeats after which the applier's consumer is recreated elsewhere. */
 const HEARTBEATS_MISSED_BEFORE_RESTART = 2;
 /** Pause between attempts to recreate it. */
@@ -70,6 +72,14 @@ export const isLocalDatabaseError = (error: unknown): boolean => {
   return LOCAL_DATABASE_ERRORS.test(code);
 };
 
+/** Raised when a replica is older than the oldest entry the log still holds. */
+export class StateLogGapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StateLogGapError";
+  }
+}
+
 type Settle = { resolve: (r: ResultSet[]) => void; reject: (e: unknown) => void };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +98,7 @@ const ensureStream = async (jsm: JetStreamManager, replicas: number): Promise<vo
     try {
       await jsm.streams.add({
         name: STATE_STREAM, subjects: [STATE_SUBJECT], storage: StorageType.File, retention: RetentionPolicy.Limits,
-        num_replicas: replicas, duplicate_window: DUPLICATE_WINDOW_NS,
+        num_replicas: replicas, duplicate_window: DUPLICATE_WINDOW_NS, allow_direct: true,
       });
       return;
     } catch (e) {
@@ -121,6 +131,11 @@ export class StateReplica {
   private lastSnapshotSeq = 0;
   /** Recreate the applier's consumer (set while one runs). */
   private replaceConsumer: (() => void) | undefined;
+  /** Entries are applied one at a time, whichever path brought them. */
+  private applying: Promise<void> = Promise.resolve();
+  /** True while the consumer is being recreated: entries are then read one by one (`bridge`). */
+  private consumerDown = false;
+  private jsm: JetStreamManager | undefined;
   private snapshotting = false;
 
   private constructor(opts: StateReplicaOptions) {
@@ -145,7 +160,14 @@ export class StateReplica {
     const rs = await opts.local.execute(`SELECT applied_seq FROM ${PROGRESS_TABLE} WHERE id = 1`);
     replica.applied = Number(rs.rows[0]?.applied_seq ?? 0);
     const jsm = await jetstreamManager(opts.nc);
+    replica.jsm = jsm;
     await ensureStream(jsm, opts.replicas ?? 3);
+    const first = (await jsm.streams.info(STATE_STREAM)).state.first_seq;
+    if (replica.applied > 0 || first > 1) {
+      if (replica.applied + 1 < first) {
+        throw new StateLogGapError(`this replica applied the state log up to ${replica.applied}, and the log now starts at ${first}: restore the latest snapshot first (openStateClient does)`);
+      }
+    }
     await replica.startConsuming();
     const info = await jsm.streams.info(STATE_STREAM);
     await replica.waitForSeq(info.state.last_seq, STREAM_READY_TIMEOUT_MS);
@@ -189,6 +211,8 @@ export class StateReplica {
       if (replaced || this.closed) return;
       replaced = true;
       void messages.stop();
+      this.consumerDown = true;
+      void this.bridge();
       void this.restartConsuming();
     };
     this.stopConsuming = () => {
@@ -204,8 +228,7 @@ export class StateReplica {
     void (async () => {
       for await (const m of messages) {
         if (this.closed || replaced) break;
-        if (m.seq <= this.applied) continue;
-        await this.apply(m.seq, m.string());
+        await this.applyInOrder(m.seq, m.string());
       }
     })().catch((e: unknown) => {
       this.opts.log?.(`state replica ${this.opts.origin}: applying stopped (${String(e)}); resuming`);
@@ -218,12 +241,37 @@ export class StateReplica {
     while (!this.closed) {
       try {
         await this.startConsuming();
+        this.consumerDown = false;
         return;
       } catch (e) {
         this.opts.log?.(`state replica ${this.opts.origin}: cannot resume applying yet: ${String(e)}`);
         await sleep(RESTART_CONSUMER_MS);
       }
     }
+  }
+
+  /**
+   * While the consumer is being recreated (creating one needs the state cluster's meta leader,
+   * which a lost server may have been: an election takes seconds), read the next entries one by
+   * one with direct gets, which any replica of the stream answers.
+   */
+  private async bridge(): Promise<void> {
+    while (this.consumerDown && !this.closed && this.jsm !== undefined) {
+      const next = this.applied + 1;
+      const m = await this.jsm.direct.getMessage(STATE_STREAM, { seq: next }).catch(() => null);
+      if (m !== null && this.consumerDown) await this.applyInOrder(m.seq, m.string());
+      else await sleep(BRIDGE_POLL_MS);
+    }
+  }
+
+  /** Apply entry `seq` if it is the next one (either path may bring an entry twice). */
+  private applyInOrder(seq: number, text: string): Promise<void> {
+    this.applying = this.applying.then(() => {
+      if (seq === this.applied + 1) return this.apply(seq, text);
+      // Entries before `seq` are gone from the log (trimmed behind a snapshot): restart to restore it.
+      if (seq > this.applied + 1) this.opts.log?.(`state replica ${this.opts.origin}: entry ${seq} follows a gap after ${this.applied}; restart it to restore the latest snapshot`);
+    });
+    return this.applying;
   }
 
   private async apply(seq: number, text: string): Promise<void> {

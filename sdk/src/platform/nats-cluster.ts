@@ -5,7 +5,10 @@ import { startNatsServer, type RunningNats } from "./nats-server.ts";
 
 /** A running JetStream cluster of local `nats-server` processes. */
 export interface RunningNatsCluster {
+  /** The members as started; a restarted member replaces its entry. */
   readonly members: ReadonlyArray<RunningNats & { readonly name: string }>;
+  /** Start a stopped (or killed) member again on its ports and store: it rejoins and catches up. */
+  restart(name: string): Promise<void>;
   /** Every member's client URL, comma-separated (what a client connects with to survive one loss). */
   readonly urls: string;
   stop(): Promise<void>;
@@ -35,9 +38,12 @@ export const freeLoopbackPort = (): Promise<number> => new Promise((resolve, rej
 export const startNatsCluster = async (dir: string, clusterName: string, names: ReadonlyArray<string>): Promise<RunningNatsCluster> => {
   const routePorts: number[] = [];
   for (const _ of names) routePorts.push(await freeLoopbackPort());
-  const started = await Promise.allSettled(names.map((name, i) => startNatsServer(join(dir, name), {
-    cluster: { serverName: name, clusterName, routePort: routePorts[i]!, routePorts },
-  }).then((s) => Object.assign(s, { name }))));
+  const clientPorts: number[] = [];
+  for (const _ of names) clientPorts.push(await freeLoopbackPort());
+  const startMember = (i: number) => startNatsServer(join(dir, names[i]!), {
+    port: clientPorts[i], cluster: { serverName: names[i]!, clusterName, routePort: routePorts[i]!, routePorts },
+  }).then((s) => Object.assign(s, { name: names[i]! }));
+  const started = await Promise.allSettled(names.map((_, i) => startMember(i)));
   const members = started.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
   const stop = async () => {
     await Promise.all(members.map((m) => m.stop()));
@@ -54,7 +60,15 @@ export const startNatsCluster = async (dir: string, clusterName: string, names: 
     await stop();
     throw e;
   }
-  return { members, urls, stop };
+  const restart = async (name: string) => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`no member ${name} (members: ${names.join(", ")})`);
+    const member = members.find((m) => m.name === name);
+    if (member) await member.stop();
+    const again = await startMember(i);
+    members.splice(members.findIndex((m) => m.name === name), 1, again);
+  };
+  return { members, urls, stop, restart };
 };
 
 /** How long a new cluster may take to elect its JetStream meta leader. */
