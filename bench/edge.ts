@@ -51,6 +51,9 @@ const drive = async (url: string, connections: number, seconds: number): Promise
 export const main = async (args: ReadonlyArray<string>): Promise<void> => {
   const connections = intArg(args, "connections", 32);
   const seconds = intArg(args, "seconds", 5);
+  // Warm containers of the endpoint (its requests spread over them, least loaded first).
+  const containers = intArg(args, "containers", 1);
+  process.env.FERRY_BENCH_EDGE_CONTAINERS = String(containers);
   let platform: LocalPlatform | undefined;
   let deployed: DeployedFile | undefined;
   let bare: ListeningHttp | undefined;
@@ -72,13 +75,15 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     await drive(url, connections, 2);
     await drive(bareUrl, connections, 2);
 
-    log(`measuring: ${connections} keep-alive connections for ${seconds} s, endpoint then bare Hono`);
+    log(`measuring: ${connections} keep-alive connections for ${seconds} s, endpoint (${containers} warm container${containers === 1 ? "" : "s"}) then bare Hono`);
     const fastBefore = platform.agents.reduce((n, a) => n + a.endpoints.served, 0);
+    const inProcessBefore = platform.agents.reduce((n, a) => n + a.endpoints.inProcess, 0);
     const s0 = cpuSnapshot();
     const edge = await drive(url, connections, seconds);
     const s1 = cpuSnapshot();
     const fast = platform.agents.reduce((n, a) => n + a.endpoints.served, 0) - fastBefore;
-    log(`warm fast path (edge → agent → container): ${fast} of ${edge.requests} endpoint requests; the rest took the queue`);
+    const inProcess = platform.agents.reduce((n, a) => n + a.endpoints.inProcess, 0) - inProcessBefore;
+    log(`warm fast path (edge → agent → container): ${fast} of ${edge.requests} endpoint requests (${inProcess} over the in-process link); the rest took the queue`);
     const base = await drive(bareUrl, connections, seconds);
     const s2 = cpuSnapshot();
     const perRequest = (d: Record<string, number>, n: number) =>
@@ -97,7 +102,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<void> => {
     platform = undefined;
     await finish({
       bench: "edge", rps: edge.rps, p50_ms: edge.p50_ms, p99_ms: edge.p99_ms,
-      connections, seconds, requests: edge.requests, errors: edge.errors, fast_path_requests: fast,
+      connections, seconds, containers, requests: edge.requests, errors: edge.errors, fast_path_requests: fast, in_process_requests: inProcess,
       baseline: { rps: base.rps, p50_ms: base.p50_ms, p99_ms: base.p99_ms },
     });
   } finally {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FerryApiError, FerryClient } from "../src/index.ts";
+import { FerryApiError, FerryClient, Volume } from "../src/index.ts";
 import { API_TRANSPORT, type ApiTransport, type ApiTransportRequest } from "../src/client/container-transport.ts";
 import { CONTAINER_API_URL, resolveClientConfig } from "../src/config/client-config.ts";
 
@@ -52,5 +52,66 @@ describe("the SDK inside a container", () => {
     const err = await client.request("POST", "/v1/dicts/x/get", { key: "k" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerryApiError);
     expect(err).toMatchObject({ status: 404, type: "NotFoundError", message: "dict x not found" });
+  });
+});
+
+describe("bytes inside a container (volume reads and writes)", () => {
+  /** A transport like the runner's, answering volume routes from an in-memory store. */
+  const installVolumeApi = (opts: { bytes?: boolean } = {}) => {
+    const seen: ApiTransportRequest[] = [];
+    const blocks = new Map<string, Uint8Array>();
+    const files = new Map<string, Uint8Array>();
+    const json = (status: number, body: unknown) => ({ status, body: JSON.stringify(body), contentType: "application/json" });
+    const transport: ApiTransport = {
+      ...(opts.bytes === false ? {} : { bytes: true }),
+      request: async (req) => {
+        seen.push(req);
+        const url = new URL(req.path, "http://x");
+        if (url.pathname.endsWith("/blocks/missing")) return json(200, { missing: JSON.parse(req.body as string).digests });
+        if (url.pathname.includes("/blocks/")) {
+          blocks.set(url.pathname.split("/").at(-1)!, req.body as Uint8Array);
+          return json(200, {});
+        }
+        if (url.pathname.endsWith("/commit")) {
+          for (const c of JSON.parse(req.body as string).changes) {
+            const parts = (c.entry.blocks as string[]).map((d) => blocks.get(d)!);
+            files.set(c.path, new Uint8Array(Buffer.concat(parts)));
+          }
+          return json(200, { version: 1 });
+        }
+        const file = files.get(url.searchParams.get("path") ?? "");
+        if (url.pathname.endsWith("/file")) return file ? { status: 200, body: file, contentType: "application/octet-stream" } : json(404, { error: { type: "NotFoundError", message: "file nope not found" } });
+        return json(404, { error: { type: "NotFoundError", message: "no route" } });
+      },
+    };
+    Object.defineProperty(globalThis, API_TRANSPORT, { value: transport, configurable: true });
+    Object.assign(process.env, { FERRY_URL: "", FERRY_TOKEN: "", FERRY_HOME: "/nonexistent" });
+    return seen;
+  };
+  const ALL_BYTES = Uint8Array.from({ length: 5 * 1024 * 1024 }, (_, i) => (i * 7) % 256);
+
+  it("vol.write sends its blocks as bytes through the transport and vol.read gets them back", async () => {
+    const seen = installVolumeApi();
+    const vol = Volume.fromName("v");
+    expect(await vol.write("data/all.bin", ALL_BYTES)).toEqual({ version: 1 });
+    const puts = seen.filter((r) => r.method === "PUT");
+    // 5 MiB in 4 MiB blocks: two uploads, each a Uint8Array, never text.
+    expect(puts.map((r) => (r.body as Uint8Array).byteLength)).toEqual([4 * 1024 * 1024, 1024 * 1024]);
+    expect(puts.every((r) => r.body instanceof Uint8Array)).toBe(true);
+    const back = await vol.read("/data/all.bin");
+    expect(Buffer.from(back).equals(Buffer.from(ALL_BYTES))).toBe(true);
+  });
+
+  it("vol.read of a missing file is a 404 FerryApiError", async () => {
+    installVolumeApi();
+    const e = await Volume.fromName("v").read("nope").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(FerryApiError);
+    expect(e).toMatchObject({ status: 404, message: "file nope not found" });
+  });
+
+  it("a runner whose transport carries only text refuses bytes with a clear error, sending nothing", async () => {
+    const seen = installVolumeApi({ bytes: false });
+    await expect(Volume.fromName("v").read("a.bin")).rejects.toThrow(/carries only JSON through its API bridge, not bytes/);
+    expect(seen).toEqual([]);
   });
 });

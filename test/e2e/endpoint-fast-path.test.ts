@@ -84,6 +84,15 @@ describe("the web endpoint fast path", () => {
     expect(await json(res)).toMatchObject({ method: "GET", path: "/items/7", q: "x", test: "yes", length: 0, container: expect.stringMatching(/^ct-/) });
   }, 60_000);
 
+  it("an edge in the same process as the agent (the local platform) reaches it in memory, not over TCP", async () => {
+    const [served, inProcess] = [door().served, door().inProcess];
+    const res = await fetch(`${base}/echo/?q=memory`);
+    expect(res.status).toBe(200);
+    expect((await json(res)).q).toBe("memory");
+    expect(door().served - served).toBe(1);
+    expect(door().inProcess - inProcess).toBe(1);
+  }, 60_000);
+
   it("request bodies reach the handler whole: small ones with the request, large streamed ones piece by piece", async () => {
     const small = randomBytes(10_000);
     const { value: inline, fast: fastInline } = await counted(() => fetch(`${base}/echo/up`, { method: "POST", body: small }));

@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Limits } from "@ferry/core";
 import { FerryApiError, Volume, type VolumeCommitResult } from "ferry";
 import { otherWorkspaceClient } from "../fixtures/other-workspace.ts";
 import { REPO_ROOT, runCli, startTestPlatform, type TestPlatform } from "../fixtures/platform.ts";
@@ -15,6 +17,9 @@ interface Fns {
   planter: Remote<[string], VolumeCommitResult>;
   inspect: Remote<[], { uid: number }>;
   keeper: Remote<["draft" | "sync"], { reloaded?: { version: number }; seen?: { draft: string; other: string }; committed?: VolumeCommitResult }>;
+  bridgeWrite: Remote<[string, number], { version: number; sha256: string; distinct: number }>;
+  bridgeRead: Remote<[string], { size: number; sha256: string; listing: unknown[] }>;
+  bridgeUpload: Remote<[number], { status: number; type?: string; message?: string }>;
 }
 
 let t: TestPlatform;
@@ -91,6 +96,26 @@ describe("volumes", () => {
     expect((read as FerryApiError).status).toBe(404);
     expect(await fns.reader.remote("from-outside/note.txt")).toBe("missing: ENOENT");
   });
+
+  it("inside a container that does not mount it: vol.write, vol.read and vol.list go through the API bridge, bytes intact", async () => {
+    const size = 1024 * 1024 + 3;
+    const written = await fns.bridgeWrite.remote("bin/all-bytes.bin", size);
+    expect(written).toMatchObject({ version: 1, distinct: 256 });
+    // Another function's container reads it back; so does the outside.
+    const read = await fns.bridgeRead.remote("bin/all-bytes.bin");
+    expect(read).toEqual({ size, sha256: written.sha256, listing: [{ path: "bin/all-bytes.bin", type: "file", size, mode: 0o644 }] });
+    const outside = await Volume.fromName("e2e-bridge-vol").read("bin/all-bytes.bin");
+    expect(createHash("sha256").update(outside).digest("hex")).toBe(written.sha256);
+    // A missing path is the API's not-found error, by name.
+    const missing = await fns.bridgeRead.remote("bin/missing.bin").then(() => undefined, (e: Error) => e);
+    expect(missing?.name).toBe("FerryApiError");
+    expect(missing?.message).toBe("file e2e-bridge-vol:/bin/missing.bin not found");
+    // A byte body over the bridge's request limit never leaves the container: a 413 naming it.
+    expect(await fns.bridgeUpload.remote(Limits.maxContainerApiRequestBytes + 1)).toEqual({
+      status: 413, type: "PayloadTooLargeError",
+      message: `request body is ${Limits.maxContainerApiRequestBytes + 1} bytes; the limit (maxContainerApiRequestBytes) is ${Limits.maxContainerApiRequestBytes}`,
+    });
+  }, 120_000);
 
   it("refuses paths that escape the volume: '..' anywhere, and symlinks pointing out", async () => {
     await expect(vol.read("../etc/passwd")).rejects.toThrow(/escapes the volume root/);

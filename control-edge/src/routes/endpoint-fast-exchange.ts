@@ -15,7 +15,24 @@ const NULL_BODY = new Set([204, 205, 304]);
 export const errorResponse = (status: number, type: string, message: string): Response =>
   new Response(JSON.stringify({ error: { type, message } }), { status, headers: { "content-type": "application/json" } });
 
-const responseHeaders = (pairs: ReadonlyArray<readonly [string, string]>): Headers => {
+/**
+ * The client's response headers. A plain record where it can be (each name once, a content type
+ * given): Node's server writes it as it is, with no `Headers` object built and walked per request.
+ */
+const responseHeaders = (pairs: ReadonlyArray<readonly [string, string]>): Headers | Record<string, string> => {
+  const record = Object.create(null) as Record<string, string>;
+  let typed = false;
+  for (const [name, v] of pairs) {
+    const k = name.toLowerCase();
+    if (DROPPED.has(k)) continue;
+    if (Object.hasOwn(record, k)) return headersOf(pairs);
+    if (k === "content-type") typed = true;
+    record[k] = v;
+  }
+  return typed ? record : headersOf(pairs);
+};
+
+const headersOf = (pairs: ReadonlyArray<readonly [string, string]>): Headers => {
   const out = new Headers();
   for (const [k, v] of pairs) if (!DROPPED.has(k.toLowerCase())) out.append(k, v);
   return out;
@@ -64,7 +81,8 @@ export class FastExchange implements LinkStream {
     this.response = new Promise((r) => (this.resolve = r));
     this.stream = link.add(this);
     link.outstanding++;
-    this.deadline = setTimeout(() => this.failBeforeHead(errorResponse(504, "EndpointTimeoutError", `no response head within ${Math.round(opts.headDeadlineMs / 1000)}s`)), opts.headDeadlineMs);
+    // The edge's backstop for an agent that goes silent; one in this process keeps the function's timeout itself.
+    if (!link.inProcess) this.deadline = setTimeout(() => this.failBeforeHead(errorResponse(504, "EndpointTimeoutError", `no response head within ${Math.round(opts.headDeadlineMs / 1000)}s`)), opts.headDeadlineMs);
     opts.signal?.addEventListener("abort", this.abort, { once: true });
     link.send(EndpointFrame.request, this.stream, opts.inline, head);
   }

@@ -59,11 +59,11 @@ export class FastPath {
   async serve(req: FastRequest): Promise<Response | undefined> {
     const routes = this.routesFor(req.region, req.head.functionId);
     if (routes.length === 0) return this.fallBack();
-    const tried = new Set<string>();
+    let tried: Set<string> | undefined;
     for (;;) {
       const link = this.choose(routes, tried);
       if (!link) return this.fallBack();
-      tried.add(link.address);
+      (tried ??= new Set()).add(link.address);
       if (!link.welcomed && !(await link.ready)) continue;
       const res = await new FastExchange(link, req.head, {
         body: req.body, inline: req.inline, signal: req.signal, headDeadlineMs: req.timeoutS * 1000 + Limits.endpointStartTimeoutMs,
@@ -87,11 +87,11 @@ export class FastPath {
   }
 
   /** The link to the least loaded route not tried yet, with room by the edge's own count. */
-  private choose(routes: ReadonlyArray<Route>, tried: ReadonlySet<string>): AgentLink | undefined {
+  private choose(routes: ReadonlyArray<Route>, tried: ReadonlySet<string> | undefined): AgentLink | undefined {
     let best: AgentLink | undefined;
     let bestLoad = Infinity;
     for (const r of routes) {
-      if (tried.has(r.address)) continue;
+      if (tried?.has(r.address)) continue;
       const link = this.linkTo(r);
       if (!link) continue;
       const load = link.outstanding / Math.max(1, r.slots);

@@ -33,10 +33,11 @@ import { Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache
 import { TOKEN_CACHE_MS } from "../auth/bearer-auth.ts";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import type { RegionClient } from "../regions/region-client.ts";
-import { PIN_REGION_HEADER, regionsForRequest } from "../regions/pinned-region.ts";
+import { regionsForRequest } from "../regions/pinned-region.ts";
 import { ENDPOINT_TOKEN, resolveEndpointToken } from "./endpoint-tokens.ts";
 import { ClientBody } from "./endpoint-client-body.ts";
 import { FastPath } from "./endpoint-fast-path.ts";
+import { clientHead, HOP_HEADERS } from "./endpoint-client-head.ts";
 
 /** How long the region picked for a set of allowed regions is reused. */
 const REGION_PICK_CACHE_MS = 250;
@@ -44,8 +45,6 @@ const REGION_PICK_CACHE_MS = 250;
 const LOOKUP_CACHE_MS = 1_000;
 const API_TOKEN = /^fry_[0-9a-f]{48}$/;
 const BEARER = /^bearer\s+(\S+)$/i;
-/** Request headers that describe one hop, not the request. */
-const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer"]);
 /** The region passes a handler's `content-encoding` under this name, which its own fetch leaves alone. */
 const CONTENT_ENCODING_RELAY = "x-ferry-content-encoding";
 const utf8 = new TextEncoder();
@@ -116,9 +115,10 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
     const [, wsName = "", appName = "", fnName = "", ...restParts] = url.pathname.split("/");
     if (wsName === "v1") return answer(c, 404, "NotFoundError", `no route ${c.req.method} ${url.pathname}`);
     const [ws, app, name] = [wsName, appName, fnName].map(decodeURIComponent) as [string, string, string];
-    const wsId = await workspaceId(ws);
+    // Cache hits are taken without a turn of the event loop each (this is every warm request).
+    const wsId = workspaces.get(ws) ?? await workspaceId(ws);
     if (!wsId) return answer(c, 404, "NotFoundError", `workspace ${ws} not found: endpoint URLs are /<workspace>/<app>/<function>/… (ferry deploy prints them)`);
-    const found = await lookup(wsId, app, name);
+    const found = functions.get(`${wsId}/${app}/${name}`) ?? await lookup(wsId, app, name);
     if ("missing" in found) return answer(c, 404, "NotFoundError", `no deployed endpoint ${app}/${name} in workspace ${ws}: ${found.missing}`);
     const fn = found.fn;
     if (!fn.options.endpoint) return answer(c, 404, "NotFoundError", `function ${app}.${name} is not a web endpoint: serve it with app.endpoint or app.webApp and deploy again`);
@@ -131,8 +131,9 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
         return answer(c, 405, "MethodNotAllowedError", `${app}.${name} answers ${endpoint.method} only, not ${c.req.method}`, { allow: endpoint.method });
       }
     }
+    const client = clientHead(c);
     if (endpoint.auth === "token") {
-      const secret = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
+      const secret = BEARER.exec(client.authorization ?? "")?.[1];
       const grant = secret ? await grantOf(secret) : null;
       if (!grant || grant.workspaceId !== fn.workspaceId || (grant.appName !== undefined && grant.appName !== app)) {
         return answer(c, 401, "UnauthorizedError", secret
@@ -141,13 +142,13 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
         { "www-authenticate": "Bearer" });
       }
     }
-    const declared = c.req.header("content-length");
+    const declared = client.contentLength;
     const contentLength = declared === undefined ? undefined : Number(declared);
     if (contentLength !== undefined && contentLength > Limits.maxEndpointBodyBytes) {
       return answer(c, 413, "PayloadTooLargeError", `request body is ${contentLength} bytes; the limit (maxEndpointBodyBytes) is ${Limits.maxEndpointBodyBytes}`);
     }
     const options = optionsOf(fn);
-    const pin = c.req.header(PIN_REGION_HEADER);
+    const pin = client.pin;
     const allowed = pin ? await Effect.runPromise(Effect.result(regionsForRequest(pin, options.regions, app))) : undefined;
     if (allowed?._tag === "Failure") return answer(c, 404, "NotFoundError", allowed.failure.message);
     const choice = allowed ? allowed.success : options.regions;
@@ -161,11 +162,8 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
       pickedRegions.set(choiceKey, region);
     }
 
-    const headers: Array<[string, string]> = [];
-    for (const [k, v] of c.req.raw.headers) {
-      if (HOP_HEADERS.has(k) || (k === "authorization" && endpoint.auth === "token")) continue;
-      headers.push([k, v]);
-    }
+    // The token that opened the endpoint is the platform's, not the handler's.
+    const headers = endpoint.auth === "token" ? client.headers.filter(([k]) => k !== "authorization") : client.headers;
     headers.push(["x-forwarded-prefix", prefix]);
     const method = c.req.method;
     const target = `${url.origin}${rest}${url.search}`;

@@ -43,7 +43,22 @@ export class SocketChannel implements FastChannel {
 const HEADED = new Set<number>([EndpointFrame.request, EndpointFrame.head]);
 
 /**
- * A `FrameReader` that decodes the heads of `request` and `head` frames before handing them on.
+ * Hands a frame on as a message: the heads of `request` and `head` frames decoded (a malformed
+ * one throws: the connection is broken).
+ *
+ * @example
+ * ```ts
+ * const reader = new FrameReader(toMessage((type, stream, data, head) => handle(type, stream, data, head)));
+ * ```
+ */
+export const toMessage = (onMessage: FastMessageHandler) => (type: number, stream: number, payload: Buffer): void => {
+  if (!HEADED.has(type)) return onMessage(type, stream, payload, undefined);
+  const { head, data } = decodeHeadPayload<unknown>(payload);
+  onMessage(type, stream, data as Buffer, head);
+};
+
+/**
+ * A `FrameReader` whose frames arrive as messages (see `toMessage`).
  *
  * @example
  * ```ts
@@ -51,11 +66,7 @@ const HEADED = new Set<number>([EndpointFrame.request, EndpointFrame.head]);
  * socket.on("data", (chunk) => reader.push(chunk));
  * ```
  */
-export const headReader = (onMessage: FastMessageHandler): FrameReader => new FrameReader((type, stream, payload) => {
-  if (!HEADED.has(type)) return onMessage(type, stream, payload, undefined);
-  const { head, data } = decodeHeadPayload<unknown>(payload);
-  onMessage(type, stream, data as Buffer, head);
-});
+export const headReader = (onMessage: FastMessageHandler): FrameReader => new FrameReader(toMessage(onMessage));
 
 interface Queued { readonly type: number; readonly stream: number; readonly data: Buffer; readonly head: unknown }
 

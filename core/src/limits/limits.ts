@@ -104,9 +104,9 @@ export const Limits = {
   maxQueuePartitionBytes: 64,
   /** Dict entries in one `put`/`update` request, Queue items in one `putMany` or `getMany` request. */
   maxStoreItemsPerRequest: 5_000,
-  /** Largest request body user code may send through its container's API bridge (413 above). */
+  /** Largest request body user code may send through its container's API bridge (413 above); bytes count as sent, not as their base64 on fd 3 (a volume write sends 4 MiB blocks, so any file fits). */
   maxContainerApiRequestBytes: 16 * 1024 * 1024,
-  /** Largest response the API bridge relays back into a container (413 above). */
+  /** Largest response the API bridge relays back into a container (413 above): a `vol.read` inside a container reads at most this much. */
   maxContainerApiResponseBytes: 64 * 1024 * 1024,
   /** API requests one container may have in flight through its bridge at once (429 above). */
   maxContainerApiInFlight: 256,

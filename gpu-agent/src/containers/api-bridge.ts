@@ -1,9 +1,14 @@
 import { Limits } from "@ferry/core";
+import { isTextContentType, wireBodyBytes, type WireBody } from "../runner/api-wire-body.ts";
 
-/** One request from user code, as the runner relays it over fd 3. */
-export interface BridgeRequest { readonly method: string; readonly path: string; readonly body?: string }
-/** The answer relayed back into the container (the body as text: the API speaks JSON). */
-export interface BridgeResponse { readonly status: number; readonly body: string; readonly contentType: string }
+/**
+ * One request from user code, as the runner relays it over fd 3: the body is text (sent as
+ * `application/json`) or bytes as `{ base64 }` (sent as `application/octet-stream`). It comes
+ * from inside the sandbox, so its shape is checked (`routeBridgeRequest`).
+ */
+export interface BridgeRequest { readonly method: string; readonly path: string; readonly body?: WireBody }
+/** The answer relayed back into the container: text for JSON and text answers, else bytes as `{ base64 }`. */
+export interface BridgeResponse { readonly status: number; readonly body: WireBody; readonly contentType: string }
 
 /** Longest one bridged request may take: the API's longest wait (`maxWaitMs`) plus slack. */
 export const CONTAINER_API_TIMEOUT_MS = Limits.maxWaitMs + 15_000;
@@ -30,7 +35,10 @@ export const bridgeError = (status: number, type: string, message: string): Brid
 export const routeBridgeRequest = (req: BridgeRequest, ctx: { readonly apiUrl: string; readonly inFlight: number }): { readonly url: string } | { readonly refused: BridgeResponse } => {
   if (!ctx.apiUrl) return { refused: bridgeError(503, "UnavailableError", "the platform API is not reachable from this container: its region was started without an API URL") };
   if (!METHODS.has(req.method)) return { refused: bridgeError(400, "ValidationError", `method ${JSON.stringify(req.method)} is not allowed; use ${[...METHODS].join(", ")}`) };
-  const bytes = req.body === undefined ? 0 : Buffer.byteLength(req.body);
+  const body: unknown = req.body;
+  const wellFormed = body === undefined || typeof body === "string" || (!!body && typeof body === "object" && typeof (body as { base64?: unknown }).base64 === "string");
+  if (!wellFormed) return { refused: bridgeError(400, "ValidationError", "a bridged request's body is text or { base64 }") };
+  const bytes = req.body === undefined ? 0 : wireBodyBytes(req.body);
   if (bytes > Limits.maxContainerApiRequestBytes) {
     return { refused: bridgeError(413, "PayloadTooLargeError", `request body is ${bytes} bytes; the limit (maxContainerApiRequestBytes) is ${Limits.maxContainerApiRequestBytes}`) };
   }
@@ -53,11 +61,19 @@ export const routeBridgeRequest = (req: BridgeRequest, ctx: { readonly apiUrl: s
   return { url: url.href };
 };
 
-/** Read a response body as text, or `undefined` once it passes `maxBytes`. */
-const readWithin = async (res: Response, maxBytes: number): Promise<string | undefined> => {
-  if (!res.body) return "";
+/**
+ * Read a response body as the wire carries it (text when `text`, else base64 bytes), or
+ * `undefined` once it passes `maxBytes` (refused at once when its content-length says so).
+ */
+const readWithin = async (res: Response, maxBytes: number, text: boolean): Promise<WireBody | undefined> => {
+  if (!res.body) return text ? "" : { base64: "" };
+  if (Number(res.headers.get("content-length") ?? 0) > maxBytes) {
+    await res.body.cancel().catch(() => undefined);
+    return undefined;
+  }
   const decoder = new TextDecoder();
-  let text = "";
+  let decoded = "";
+  const chunks: Uint8Array[] = [];
   let bytes = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
@@ -65,15 +81,24 @@ const readWithin = async (res: Response, maxBytes: number): Promise<string | und
       await res.body.cancel().catch(() => undefined);
       return undefined;
     }
-    text += decoder.decode(chunk, { stream: true });
+    if (text) decoded += decoder.decode(chunk, { stream: true });
+    else chunks.push(chunk);
   }
-  return text + decoder.decode();
+  return text ? decoded + decoder.decode() : { base64: Buffer.concat(chunks, bytes).toString("base64") };
+};
+
+/** The body and content type of a bridged request, as `fetch` sends them. */
+const outgoing = (body: WireBody | undefined): { body?: string | Buffer; contentType?: string } => {
+  if (body === undefined) return {};
+  if (typeof body === "string") return { body, contentType: "application/json" };
+  return { body: Buffer.from(body.base64, "base64"), contentType: "application/octet-stream" };
 };
 
 /**
  * The agent's side of a container's API bridge: performs user code's `/v1` requests against the
  * public API with the workspace token the region gave for this container (the token never enters
- * the sandbox), and relays status and body, bounded by `maxContainerApiResponseBytes`.
+ * the sandbox), and relays status and body, bounded by `maxContainerApiResponseBytes`. JSON and
+ * text answers are relayed as text; any other content type (a volume file) as bytes, base64.
  *
  * @example
  * ```ts
@@ -99,17 +124,19 @@ export class ApiBridge {
     this.inFlight++;
     try {
       const timeout = AbortSignal.timeout(CONTAINER_API_TIMEOUT_MS);
+      const out = outgoing(req.body);
       const res = await this.fetchFn(route.url, {
         method: req.method,
-        headers: { authorization: `Bearer ${this.apiToken}`, ...(req.body === undefined ? {} : { "content-type": "application/json" }) },
-        body: req.body,
+        headers: { authorization: `Bearer ${this.apiToken}`, ...(out.contentType ? { "content-type": out.contentType } : {}) },
+        body: out.body as BodyInit | undefined,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
-      const body = await readWithin(res, Limits.maxContainerApiResponseBytes);
+      const contentType = res.headers.get("content-type") ?? "application/json";
+      const body = await readWithin(res, Limits.maxContainerApiResponseBytes, isTextContentType(contentType));
       if (body === undefined) {
-        return bridgeError(413, "PayloadTooLargeError", `the API's answer is over ${Limits.maxContainerApiResponseBytes} bytes (maxContainerApiResponseBytes); ask for less at once`);
+        return bridgeError(413, "PayloadTooLargeError", `the API's answer is over ${Limits.maxContainerApiResponseBytes} bytes (maxContainerApiResponseBytes); ask for less at once (a volume file that large: read it at the volume's mount path)`);
       }
-      return { status: res.status, body, contentType: res.headers.get("content-type") ?? "application/json" };
+      return { status: res.status, body, contentType };
     } catch (e) {
       return bridgeError(503, "UnavailableError", `the platform API did not answer: ${e instanceof Error ? e.message : String(e)}`);
     } finally {

@@ -8,7 +8,7 @@
 // messages, no socket, no framing.
 import { createServer, type Server, type Socket } from "node:net";
 import { timingSafeEqual } from "node:crypto";
-import { EndpointFrame, encodeFrame, FrameWriter, headReader, inProcessDoors, newId, SocketChannel, type FastChannel, type FastRequestHead, type InProcessDoor, type LocalChannel } from "@ferry/core";
+import { EndpointFrame, encodeFrame, FrameReader, FrameWriter, inProcessDoors, newId, SocketChannel, toMessage, type FastChannel, type FastRequestHead, type InProcessDoor, type LocalChannel } from "@ferry/core";
 import { FastEndpointRequest, type DirectContainer } from "./endpoint-fast-request.ts";
 
 /** A container as the fast path chooses among them (see `Container`). */
@@ -62,6 +62,9 @@ export class FastEndpointServer {
   /** Request ids are this server's random prefix and a count: unique, without randomness per request. */
   private readonly idPrefix = newId("er", 10);
   private nextId = 0;
+  /** This door as an edge in the same process opens it, and the in-memory connections it has. */
+  private readonly local: InProcessDoor;
+  private readonly locals = new Set<LocalChannel>();
 
   private constructor(server: Server, port: number, opts: FastEndpointServerOptions) {
     this.server = server;
@@ -91,15 +94,11 @@ export class FastEndpointServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** This door as an edge in the same process opens it. */
-  private readonly local: InProcessDoor;
-  private readonly locals = new Set<LocalChannel>();
-
   /** An edge in this process: it named this agent with the internal token, so no hello. */
   private acceptLocal(channel: LocalChannel): void {
     this.locals.add(channel);
     const session = this.session(channel, true);
-    channel.onMessage = (type, stream, data, head) => session.receive(type, stream, data, head);
+    channel.onMessage = session.receive;
     channel.onClose = () => {
       this.locals.delete(channel);
       session.close();
@@ -113,15 +112,17 @@ export class FastEndpointServer {
     const session = this.session(new SocketChannel(out), false);
     let authed = false;
     const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
-    const reader = headReader((type, stream, data, head) => {
+    // Heads are decoded only once the edge proved itself.
+    const toSession = toMessage(session.receive);
+    const reader = new FrameReader((type, stream, payload) => {
       if (!authed) {
-        authed = type === EndpointFrame.hello && this.tokenMatches(data);
+        authed = type === EndpointFrame.hello && this.tokenMatches(payload);
         clearTimeout(helloTimer);
         if (!authed) return void socket.destroy();
         out.send(encodeFrame(EndpointFrame.welcome, 0, JSON.stringify({ agentId: this.opts.agentId })));
         return;
       }
-      session.receive(type, stream, data, head);
+      toSession(type, stream, payload);
     });
     socket.on("data", (chunk: Buffer) => {
       try {

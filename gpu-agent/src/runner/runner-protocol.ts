@@ -1,5 +1,7 @@
 // Lines of JSON exchanged between the agent and the runner inside a sandbox, over fd 3.
 import type { EndpointRequestHead } from "../../../core/src/endpoints/endpoint-request.ts";
+import { StringDecoder } from "node:string_decoder";
+import type { WireBody } from "./api-wire-body.ts";
 
 /** Agent → runner. */
 export type ToRunner =
@@ -10,8 +12,8 @@ export type ToRunner =
   | { readonly t: "assign"; readonly env: Readonly<Record<string, string>> }
   // A batched function's inputs, run as one call of the user's function; one `out` per id.
   | { readonly t: "batch"; readonly ids: ReadonlyArray<string>; readonly args: ReadonlyArray<unknown> }
-  // The answer to a runner's `api` request, relayed from the public API by the agent.
-  | { readonly t: "api_res"; readonly id: string; readonly status: number; readonly body: string; readonly contentType: string }
+  // The answer to a runner's `api` request, relayed from the public API by the agent (text, or bytes as `{ base64 }`).
+  | { readonly t: "api_res"; readonly id: string; readonly status: number; readonly body: WireBody; readonly contentType: string }
   // The answer to a runner's `volume` request: the outcome of a commit, a reload's plan, or why it failed.
   | { readonly t: "volume_res"; readonly id: string; readonly ok: true; readonly value: unknown }
   | { readonly t: "volume_res"; readonly id: string; readonly ok: false; readonly error: string }
@@ -33,8 +35,8 @@ export type FromRunner =
   | { readonly t: "out"; readonly id: string; readonly ok: true; readonly value: unknown }
   | { readonly t: "out"; readonly id: string; readonly ok: false; readonly error: unknown }
   | { readonly t: "log"; readonly id: string; readonly stream: "stdout" | "stderr"; readonly text: string }
-  // User code calling the public `/v1` API through the agent (the API bridge); `api_abort` gives up on one.
-  | { readonly t: "api"; readonly id: string; readonly method: string; readonly path: string; readonly body?: string }
+  // User code calling the public `/v1` API through the agent (the API bridge), the body text or bytes as `{ base64 }`; `api_abort` gives up on one.
+  | { readonly t: "api"; readonly id: string; readonly method: string; readonly path: string; readonly body?: WireBody }
   | { readonly t: "api_abort"; readonly id: string }
   // User code's `vol.commit()` / `vol.reload()` on a mounted volume, by name; `applied` ends a reload
   // (the runner wrote its plan into the directory; `failed` lists paths it could not write).
@@ -49,13 +51,28 @@ export const FUNCTION_BRAND = Symbol.for("ferry.function");
 export const APP_BRAND = Symbol.for("ferry.app");
 export const CLS_BRAND = Symbol.for("ferry.cls");
 
-/** Split a byte stream into lines, keeping a partial tail for the next chunk. */
+/**
+ * Split a byte stream into lines, keeping a partial tail for the next chunk. A long line (a
+ * bridged body of MiBs) is gathered in pieces and joined once, when its newline arrives, and a
+ * UTF-8 character cut between chunks is decoded whole.
+ *
+ * @example
+ * ```ts
+ * control.on("data", lineSplitter((line) => line && handle(JSON.parse(line))));
+ * ```
+ */
 export const lineSplitter = (onLine: (line: string) => void) => {
-  let tail = "";
+  const decoder = new StringDecoder("utf8");
+  let pending: string[] = [];
   return (chunk: Buffer | string) => {
-    const text = tail + chunk.toString();
-    const lines = text.split("\n");
-    tail = lines.pop() ?? "";
+    const text = typeof chunk === "string" ? chunk : decoder.write(chunk);
+    if (!text.includes("\n")) {
+      if (text) pending.push(text);
+      return;
+    }
+    const lines = (pending.length === 0 ? text : pending.join("") + text).split("\n");
+    const tail = lines.pop()!;
+    pending = tail ? [tail] : [];
     for (const l of lines) onLine(l);
   };
 };

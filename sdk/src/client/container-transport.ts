@@ -6,12 +6,18 @@
 /** Where the runner puts the transport (shared across bundles by `Symbol.for`). */
 export const API_TRANSPORT = Symbol.for("ferry.transport");
 
-/** One API request and its answer, as the transport carries them (bodies as text: the API speaks JSON). */
-export interface ApiTransportRequest { readonly method: string; readonly path: string; readonly body?: string; readonly signal?: AbortSignal }
-export interface ApiTransportResponse { readonly status: number; readonly body: string; readonly contentType: string }
+/**
+ * One API request and its answer, as the transport carries them: text (the JSON the API speaks)
+ * or bytes (a volume block upload; a volume file read).
+ */
+export interface ApiTransportRequest { readonly method: string; readonly path: string; readonly body?: string | Uint8Array; readonly signal?: AbortSignal }
+export interface ApiTransportResponse { readonly status: number; readonly body: string | Uint8Array; readonly contentType: string }
 
-/** Carries `/v1` requests to the platform some other way than `fetch` (the in-container bridge). */
-export interface ApiTransport { request(req: ApiTransportRequest): Promise<ApiTransportResponse> }
+/**
+ * Carries `/v1` requests to the platform some other way than `fetch` (the in-container bridge).
+ * `bytes: true`: it carries byte bodies too (a runner older than that carries text only).
+ */
+export interface ApiTransport { readonly bytes?: boolean; request(req: ApiTransportRequest): Promise<ApiTransportResponse> }
 
 /**
  * The in-container transport, when this code runs inside a Ferry container; `undefined` elsewhere.
@@ -30,14 +36,22 @@ export const containerTransport = (): ApiTransport | undefined => {
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /**
- * Send one request through `transport` and answer as `fetch` would.
+ * Send one request through `transport` and answer as `fetch` would. A byte body (or `bytes`
+ * asked for the answer) needs a transport that carries bytes: an older runner's is refused with
+ * a clear error rather than mangling them.
  *
  * @example
  * ```ts
  * const res = await fetchVia(transport, "GET", "/v1/dicts");
+ * const file = await fetchVia(transport, "GET", "/v1/volumes/v/file?path=a.bin", undefined, undefined, { bytes: true });
  * ```
  */
-export const fetchVia = async (transport: ApiTransport, method: string, path: string, body?: string, signal?: AbortSignal): Promise<Response> => {
+export const fetchVia = async (
+  transport: ApiTransport, method: string, path: string, body?: string | Uint8Array, signal?: AbortSignal, opts: { readonly bytes?: boolean } = {},
+): Promise<Response> => {
+  if ((opts.bytes || body instanceof Uint8Array) && !transport.bytes) {
+    throw new Error("this container's Ferry runner carries only JSON through its API bridge, not bytes: redeploy the app on an up-to-date platform, or use the volume at its mount path");
+  }
   const r = await transport.request({ method, path, ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
-  return new Response(NULL_BODY.has(r.status) ? null : r.body, { status: r.status, headers: { "content-type": r.contentType } });
+  return new Response(NULL_BODY.has(r.status) ? null : r.body as BodyInit, { status: r.status, headers: { "content-type": r.contentType } });
 };

@@ -60,6 +60,35 @@ export class FerryClient {
         body: text,
         signal,
       });
+    return FerryClient.checked(res);
+  }
+
+  /**
+   * Like `raw`, for the routes that carry bytes: `bytes` (if any) goes as
+   * `application/octet-stream`, and the answer's body is read with `arrayBuffer()`. Inside a
+   * container it goes through the API bridge, within its limits (`maxContainerApiRequestBytes`,
+   * `maxContainerApiResponseBytes`).
+   *
+   * @example
+   * ```ts
+   * const res = await client.rawBytes("GET", "/v1/volumes/weights/file?path=a.bin");
+   * const data = new Uint8Array(await res.arrayBuffer());
+   * ```
+   */
+  async rawBytes(method: string, path: string, bytes?: Uint8Array, signal?: AbortSignal): Promise<Response> {
+    const res = this.config.transport
+      ? await fetchVia(this.config.transport, method, path, bytes, signal, { bytes: true })
+      : await fetch(`${this.config.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.config.token}`, ...(bytes === undefined ? {} : { "content-type": "application/octet-stream" }) },
+        body: bytes as Uint8Array<ArrayBuffer> | undefined,
+        signal,
+      });
+    return FerryClient.checked(res);
+  }
+
+  /** `res` if it is a 2xx, else its error body as a `FerryApiError`. */
+  private static async checked(res: Response): Promise<Response> {
     if (!res.ok) {
       const text = await res.text();
       let parsed: { error?: { type?: string; message?: string; field?: string } } = {};

@@ -1,28 +1,10 @@
 import type { FerryClient } from "../client/ferry-client.ts";
-import { FerryApiError } from "../errors.ts";
-
-/** The API's error body turned into a `FerryApiError`, as `FerryClient` does for JSON requests. */
-const failure = async (res: Response): Promise<FerryApiError> => {
-  const text = await res.text();
-  try {
-    const e = (JSON.parse(text) as { error?: { type?: string; message?: string; field?: string } }).error;
-    if (e) return new FerryApiError(res.status, e.type ?? "Error", e.message ?? text, e.field);
-  } catch {
-    // not JSON: report the text
-  }
-  return new FerryApiError(res.status, "Error", text || res.statusText);
-};
-
-const direct = (client: FerryClient): { url: string; token: string } => {
-  if ((client.config as { transport?: unknown }).transport) {
-    throw new Error("inside a Ferry container, use the volume's files at its mount path (and vol.commit()); vol.read and vol.write work from outside");
-  }
-  return client.config;
-};
 
 /**
  * Bytes to and from the volume API: block uploads and file reads carry raw bytes, which the
- * JSON client does not.
+ * JSON client methods do not. They work from anywhere: outside a container over HTTP, inside
+ * one through its API bridge (bytes cross it as base64, within `maxContainerApiRequestBytes`
+ * and `maxContainerApiResponseBytes`).
  *
  * @example
  * ```ts
@@ -32,19 +14,11 @@ const direct = (client: FerryClient): { url: string; token: string } => {
  */
 export const volumeBytes = {
   async put(client: FerryClient, path: string, bytes: Uint8Array): Promise<void> {
-    const { url, token } = direct(client);
-    const res = await fetch(`${url}${path}`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
-      body: bytes as Uint8Array<ArrayBuffer>,
-    });
-    if (!res.ok) throw await failure(res);
+    const res = await client.rawBytes("PUT", path, bytes);
     await res.arrayBuffer();
   },
   async get(client: FerryClient, path: string): Promise<Uint8Array> {
-    const { url, token } = direct(client);
-    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-    if (!res.ok) throw await failure(res);
+    const res = await client.rawBytes("GET", path);
     return new Uint8Array(await res.arrayBuffer());
   },
 };

@@ -12,7 +12,7 @@ const VOLUMES_HOOK = Symbol.for("ferry.runner.volumes");
 
 /** Options of `Volume.fromName`. */
 export interface VolumeFromNameOptions {
-  /** Create the volume on first use (a deploy, or a read or write from outside) when it does not exist. */
+  /** Create the volume on first use (a deploy, or a `read`, `write` or `list`) when it does not exist. */
   readonly createIfMissing?: boolean;
 }
 
@@ -55,8 +55,12 @@ const checkedPath = (path: string, what: string): string => {
  * it is a read-write directory in each container, filled with the volume's latest version when
  * the container starts; `await vol.commit()` there publishes the container's changes as a new
  * version (last writer wins per file) and `await vol.reload()` brings in what others committed
- * since (the container's own uncommitted changes are kept, and win at its next commit). From
- * outside a container, `read`, `write`, `list` and `remove` work on the latest version directly.
+ * since (the container's own uncommitted changes are kept, and win at its next commit).
+ * `read`, `write`, `list` and `remove` work on the latest version directly, from anywhere: from
+ * outside, and from any container (mounting the volume or not) through its API bridge, where one
+ * request carries at most `maxContainerApiRequestBytes` (writes go in `volumeBlockBytes` blocks,
+ * so any file size fits) and one answer at most `maxContainerApiResponseBytes` (so `read` of a
+ * larger file is a 413: mount the volume and read it at its path).
  * Paths are relative to the volume's root (`/a/b` and `a/b` are the same); `..` is refused.
  *
  * @example
@@ -66,7 +70,7 @@ const checkedPath = (path: string, what: string): string => {
  *   await writeFile("/weights/model.bin", bytes);
  *   await weights.commit();
  * });
- * // elsewhere: await weights.read("model.bin");
+ * // anywhere else, in or out of a container: await weights.read("model.bin");
  * ```
  */
 export class Volume {
@@ -94,14 +98,14 @@ export class Volume {
   /** Inside a container that mounts the volume: publish its changes as a new version. */
   commit(): Promise<VolumeCommitResult> {
     const h = hook();
-    if (!h) return Promise.reject(new Error("vol.commit() works inside a Ferry container that mounts the volume; from outside, vol.write() publishes at once"));
+    if (!h) return Promise.reject(new Error("vol.commit() works inside a Ferry container that mounts the volume; elsewhere, vol.write() publishes at once"));
     return h.commit(this.name);
   }
 
   /** Inside a container that mounts the volume: bring in the versions others committed since. */
   reload(): Promise<{ readonly version: number; readonly applied: number }> {
     const h = hook();
-    if (!h) return Promise.reject(new Error("vol.reload() works inside a Ferry container that mounts the volume; from outside, reads always see the latest version"));
+    if (!h) return Promise.reject(new Error("vol.reload() works inside a Ferry container that mounts the volume; elsewhere, vol.read() always sees the latest version"));
     return h.reload(this.name);
   }
 
