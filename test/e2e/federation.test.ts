@@ -168,6 +168,11 @@ describe("federation", () => {
       });
       if (res.status === 201) acked.push(name);
     };
+    const endpoint = `${platform.url}/default/regional/here/`;
+    for (const region of ["us-east", "eu-west"]) {
+      const res = await fetch(endpoint, { headers: { "x-ferry-region": region } });
+      expect(await res.text()).toBe(region);
+    }
     for (let i = 0; i < 5; i++) await writeToken(`before-${i}`);
     // Dicts and Queues live on the state cluster: they outlive the region that served them.
     // (the state cluster may still be settling after the previous test's cut: 503s are retried)
@@ -184,6 +189,12 @@ describe("federation", () => {
       return body.includes(survivor) ? body : undefined;
     }, 30_000);
     expect(served).toContain(survivor);
+    // Web endpoint requests too.
+    const page = await waitFor("the endpoint answered by the surviving region", async () => {
+      const res = await fetch(endpoint).catch(() => undefined);
+      return res?.status === 200 ? res.text() : undefined;
+    }, 30_000);
+    expect(page).toBe(survivor);
     await writes;
     expect(acked.length).toBeGreaterThanOrEqual(5);
     // Every acknowledged write is in the surviving region's replica.
