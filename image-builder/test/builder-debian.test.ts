@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, flattenImage } from "../src/index.ts";
 import { Image } from "../../sdk/src/images/index.ts";
+import { seedDebianBase } from "../../test/fixtures/debian-base.ts";
 
-// Builds Debian from deb.debian.org with mmdebstrap (minutes, network): run with FERRY_SLOW_TESTS=1.
+// Builds over Debian from deb.debian.org with mmdebstrap (network): run with FERRY_SLOW_TESTS=1. The base
+// itself is built once per machine and shared with test/e2e/images-debian.test.ts (see debian-base.ts).
 describe.runIf(process.env.FERRY_SLOW_TESTS === "1")("Image.debianSlim() (slow: FERRY_SLOW_TESTS=1)", () => {
   it("builds a Debian minbase root, installs apt packages over it and runs Ferry's Node in it", async () => {
     const cacheDir = process.env.FERRY_IMAGE_CACHE ?? mkdtempSync(join(tmpdir(), "ferry-debian-"));
+    await seedDebianBase(cacheDir);
     const log: string[] = [];
     const spec = Image.debianSlim().aptInstall("jq").runCommands("echo '{\"a\":1}' | jq .a > /a.txt", "node -e 'console.log(1+1)' > /node.txt").toSpec();
     const built = await buildImage(spec, { cacheDir, onLog: (l) => log.push(l) });
