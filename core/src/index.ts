@@ -37,4 +37,5 @@ export * from "./sandboxes/index.ts";
 export * from "./images/index.ts";
 export * from "./bytes/sha256-hex.ts";
 export * from "./bytes/base64.ts";
+export * from "./bytes/concat-bytes.ts";
 export * from "./storage/libsql-failover.ts";

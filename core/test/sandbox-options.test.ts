@@ -32,6 +32,24 @@ describe("sandbox options", () => {
     expect(resolveSandboxOptions({ app: "demo" }, {}).memoryMiB).toBe(512);
   });
 
+  it("a built image brings its env, root kind and working directory; /workspace stays the default when it sets none", () => {
+    const id = "a".repeat(64);
+    const o = resolveSandboxOptions({ app: "demo", imageId: id, imageEnv: { MODE: "x" }, imageWorkdir: "/srv", imageRoot: "full" });
+    expect(o).toMatchObject({ workdir: "/srv", env: {}, image: { id, env: { MODE: "x" }, workdir: "/srv", root: "full" } });
+    expect(resolveSandboxOptions({ app: "demo", imageId: id, imageWorkdir: "/" })).toMatchObject({ workdir: "/workspace", image: { id, env: {}, workdir: "/" } });
+    expect(resolveSandboxOptions({ app: "demo", imageId: id, imageWorkdir: "/srv", workdir: "/tmp" }).workdir).toBe("/tmp");
+    // Its placement options carry the image to the agent, as a function container's do.
+    expect(sandboxPlacementOptions(o).image).toEqual({ id, env: { MODE: "x" }, workdir: "/srv", root: "full" });
+    expect(sandboxPlacementOptions(resolveSandboxOptions({ app: "demo" })).image).toBeUndefined();
+  });
+
+  it("a sandbox mirroring a function with a built image starts from that image, in the app dir", () => {
+    const id = "b".repeat(64);
+    expect(resolveSandboxOptions({ app: "demo" }, { imageId: id, imageWorkdir: "/app", imageEnv: { A: "1" } })).toMatchObject({
+      workdir: "/opt/ferry/app", image: { id, env: { A: "1" }, workdir: "/app" },
+    });
+  });
+
   it("are placed as one container of a function asking for the same resources", () => {
     const placed = sandboxPlacementOptions(resolveSandboxOptions({ app: "demo", cpu: 1, memory: 1024, gpu: ["L4"], region: ["eu-west"] }));
     expect(placed).toMatchObject({ cpu: 1, memory: 1024, gpu: ["L4"], regions: ["eu-west"], maxContainers: 1, retries: { maxRetries: 0 } });
@@ -45,6 +63,8 @@ describe("sandbox options", () => {
     expect(fieldOf(CreateSandboxRequest, { app: "demo", env: { "BAD NAME": "x" } })).toBe("body.env");
     expect(fieldOf(CreateSandboxRequest, { app: "" })).toBe("body.app");
     expect(fieldOf(CreateSandboxRequest, { app: "demo", workdir: "/srv/data", env: { A_B: "1" } })).toBeUndefined();
+    expect(fieldOf(CreateSandboxRequest, { app: "demo", imageId: "not-an-id" })).toBe("body.imageId");
+    expect(fieldOf(CreateSandboxRequest, { app: "demo", imageId: "c".repeat(64), imageRoot: "half" })).toBe("body.imageRoot");
     expect(fieldOf(ExecRequest, { command: [] })).toBe("body.command");
     expect(fieldOf(ExecRequest, { command: ["echo", "a\0b"] })).toBe("body.command[1]");
     expect(fieldOf(StdinChunk, { data: "not base64!" })).toBe("body.data");

@@ -17,7 +17,7 @@ import { gpuDeviceNodes, type GpuInventory } from "./inventory/gpu-inventory.ts"
 import { ContainerVolumes } from "./volumes/container-volumes.ts";
 import { ContentCache } from "./volumes/content-cache.ts";
 import { ContainerImages } from "./images/container-images.ts";
-import { baseEntriesFor, imageBaseEnv } from "./images/container-root.ts";
+import { mountImageRoot } from "./images/mount-image-root.ts";
 import { sweepStaleLazyMounts } from "./images/fuse/lazy-mount.ts";
 import type { BlockCacheStats } from "./images/block-cache.ts";
 import type { SandboxLimits, SandboxNetwork } from "./sandbox/bwrap-args.ts";
@@ -202,12 +202,10 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     const granted = cmd.gpuIndices.map((i) => gpus.devices[i]);
     const visible = cmd.gpuIndices.join(",");
     // A custom image: mounted lazily, its top-level paths bound over the base (never over the platform's own);
-    // a full-root image (Debian, OCI) keeps only the platform's part of the base (see container-root.ts).
-    const imageRoot = options.image?.root ?? "overlay";
-    const base = options.image === undefined ? image : baseEntriesFor(image, imageRoot);
-    const custom = options.image === undefined ? undefined : await customImages.mount({
-      containerId: cmd.containerId, imageId: options.image.id, regionUrl: cmd.bundleUrl, workdir: options.image.workdir, fallbackCwd: APP_DIR_IN_SANDBOX,
-      reserved: [...base.map((e) => e.sandboxPath), RUNNER_DIR_IN_SANDBOX, APP_DIR_IN_SANDBOX, SANDBOX_NODE_DIR, ...Object.keys(options.volumes ?? {})],
+    // a full-root image (Debian, OCI) keeps only the platform's part of the base (see mount-image-root.ts).
+    const custom = options.image === undefined ? undefined : await mountImageRoot(customImages, {
+      containerId: cmd.containerId, image: options.image, nodeBase: image, regionUrl: cmd.bundleUrl, fallbackCwd: APP_DIR_IN_SANDBOX,
+      reserved: [RUNNER_DIR_IN_SANDBOX, APP_DIR_IN_SANDBOX, SANDBOX_NODE_DIR, ...Object.keys(options.volumes ?? {})],
     }).catch(async (e: unknown) => {
       await volumes?.dispose();
       throw e;
@@ -222,9 +220,8 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
       FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
       ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
       NODE_ENV: "production",
-      ...(options.image ? imageBaseEnv(imageRoot, options.image.npmDirs ?? []) : {}),
-      // The image's `env` steps, then the function's secrets (which win).
-      ...options.image?.env,
+      // The image's base PATH and `env` steps, then the function's secrets (which win).
+      ...custom?.env,
       ...cmd.env,
     };
     // The common shape takes a pre-started sandbox when one waits: only the bundle and the environment are its own.
@@ -240,7 +237,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
     }
     const sandbox = releasingOnThrow(custom, () => startSandbox({
       id: cmd.containerId,
-      rootfs: custom ? [...base, ...custom.rootfs] : image,
+      rootfs: custom?.rootfs ?? image,
       readOnlyBinds: [
         { hostPath: dirname(runnerPath), sandboxPath: RUNNER_DIR_IN_SANDBOX },
         { hostPath: dirname(bundlePath), sandboxPath: APP_DIR_IN_SANDBOX },
@@ -266,7 +263,7 @@ export const startAgent = async (opts: AgentOptions): Promise<RunningAgent> => {
   const report = (r: ContainerReport) => link?.send({ body: "container", container: r });
   // Sandboxes (`Sandbox.create`) and execs in containers (`ferry container exec`).
   const sandboxes = new SandboxHost({
-    nc, region: opts.region, cloud: opts.cloud, stateDir: opts.stateDir, internalToken: opts.internalToken, image, gpus, ledger, bundles,
+    nc, region: opts.region, cloud: opts.cloud, stateDir: opts.stateDir, internalToken: opts.internalToken, image, images: customImages, gpus, ledger, bundles,
     report, send: (m) => link?.send(m),
   });
 

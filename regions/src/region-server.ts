@@ -113,7 +113,7 @@ export const startRegionServer = async (opts: RegionServerOptions): Promise<Runn
   const provisioner = new Provisioner({ providers: opts.providers ?? [], fleet, idleWindowMs: opts.nodeIdleWindowMs, log: opts.log });
   const autoscaler = new Autoscaler({ jsm: bus.jsm, fleet, broker, provisioner });
   const sandboxStore = SandboxStore.fromStorage(storage);
-  const sandboxes = new SandboxService({ region: opts.region, fleet, broker, store: sandboxStore, nc, regionUrl: () => httpUrl, blocks: () => blocks });
+  const sandboxes = new SandboxService({ region: opts.region, fleet, broker, store: sandboxStore, nc, regionUrl: () => httpUrl, blocks: () => sharedBlocks });
   // A redeploy that changed a function's code or options: its containers stop (finishing what they
   // hold, then running a class's exit) and leave the autoscaler's count, so new ones start at once.
   const restartFunction = (functionId: string, reason: string) => {

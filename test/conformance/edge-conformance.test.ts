@@ -13,6 +13,7 @@ import { EDGE_RUNTIMES, startEdge, type EdgeRuntime, type RunningEdge } from "./
  */
 
 const CONFORMANCE_APP = join(REPO_ROOT, "test/conformance/apps/conformance-app.ts");
+const CONFORMANCE_WEB_APP = join(REPO_ROOT, "test/conformance/apps/conformance-web-app.ts");
 
 let t: TestPlatform;
 const edges = new Map<EdgeRuntime, RunningEdge>();
@@ -84,6 +85,16 @@ describe.each(EDGE_RUNTIMES)("the edge on %s", (runtime) => {
     expect(await square.remote(7)).toBe(49);
     const greet = await Function.lookup<[string], string>("conformance", "greet", { environment: runtime });
     expect(await greet.remote(runtime)).toBe(`hello ${runtime}`);
+  });
+
+  it("serves a deployed web endpoint: method, query, body and headers round-trip", async () => {
+    const client = new FerryClient({ url: edge().url, token: t.platform.token });
+    const d = await deployFile(client, CONFORMANCE_WEB_APP, { mode: "deployed" });
+    deployed.push(d);
+    const res = await fetch(`${edge().url}/default/conformance-web/echo/?q=${runtime}`, { method: "POST", body: `from ${runtime}` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-handler")).toBe("echo");
+    expect(await res.json()).toEqual({ method: "POST", q: runtime, body: `from ${runtime}` });
   });
 
   it("answers an unknown route and an unknown app with the 404 error shape", async () => {

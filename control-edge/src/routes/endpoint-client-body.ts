@@ -1,4 +1,4 @@
-import { Limits } from "@ferry/core";
+import { concatBytes, Limits } from "@ferry/core";
 
 /** One piece of the client's request body: bytes (`eof` on the last), or why it cannot go on. */
 export type ClientBodyPiece =
@@ -77,7 +77,7 @@ export class ClientBody {
       const p = await this.next();
       if ("error" in p) return p;
       parts.push(p.data);
-      if (p.eof) return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      if (p.eof) return parts.length === 1 ? parts[0]! : concatBytes(parts);
     }
   }
 

@@ -124,7 +124,7 @@ export class FastExchange implements LinkStream {
     const nullBody = NULL_BODY.has(head.status);
     if (head.end || nullBody) {
       // The whole body came with the head. Copied: the frame's bytes are the link's buffer.
-      this.settle(new Response(nullBody ? null : Buffer.from(data), { status: head.status, headers }));
+      this.settle(new Response(nullBody ? null : new Uint8Array(data), { status: head.status, headers }));
       return;
     }
     const stream = new ReadableStream<Uint8Array>({

@@ -29,7 +29,7 @@
 // A request may pin its region with `x-ferry-region` (see `regionsForRequest`).
 import { Hono, type Context } from "hono";
 import { Effect } from "effect";
-import { Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache, type FunctionRow, type RegionRow } from "@ferry/core";
+import { concatBytes, Limits, resolveEndpoint, resolveFunctionOptions, StorageError, TtlCache, type FunctionRow, type RegionRow } from "@ferry/core";
 import { TOKEN_CACHE_MS } from "../auth/bearer-auth.ts";
 import type { EdgeDeps, EdgeEnv } from "../edge-env.ts";
 import type { RegionClient } from "../regions/region-client.ts";
@@ -76,7 +76,9 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
   const workspaces = new TtlCache<string, string | null>(LOOKUP_CACHE_MS);
   const functions = new TtlCache<string, Lookup>(LOOKUP_CACHE_MS);
   const grants = new TtlCache<string, TokenGrant>(TOKEN_CACHE_MS);
-  const fast = new FastPath(regions, deps.internalToken);
+  // Straight to agents over TCP (or in process) where the runtime has sockets; on Workers every
+  // request takes the queue's road through its region.
+  const fast = hasSockets() ? new FastPath(regions, deps.internalToken) : undefined;
   // The region chosen for a set of allowed regions, reused briefly (region health changes slowly).
   const pickedRegions = new TtlCache<string, RegionRow>(REGION_PICK_CACHE_MS);
 
@@ -177,7 +179,7 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
       inline = all;
     }
     const streamed = raw && !inline ? new ClientBody(raw) : undefined;
-    const served = await fast.serve({
+    const served = fast === undefined ? undefined : await fast.serve({
       region: region, timeoutS: options.timeoutS, body: streamed, inline, signal: c.req.raw.signal,
       head: { functionId: fn.id, method, url: target, headers, body: inline ? "inline" : streamed ? "stream" : "none" },
     });
@@ -185,7 +187,7 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
 
     // The queue's road: nothing of the body was read on the way here but a small inline one.
     const headLine = `${JSON.stringify({ method, url: target, headers, ...(contentLength === undefined ? {} : { contentLength }) })}\n`;
-    const body = inline ? Buffer.concat([utf8.encode(headLine), inline]) : raw ? withHeadLine(headLine, raw) : headLine;
+    const body = inline ? concatBytes([utf8.encode(headLine), inline]) : raw ? withHeadLine(headLine, raw) : headLine;
     const upstream = await Effect.runPromise(Effect.result(regions.request(region, `/internal/endpoints/${fn.id}/requests`, {
       method: "POST", body, signal: c.req.raw.signal, ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit)));
@@ -195,6 +197,11 @@ export const endpointRoutes = (deps: EdgeDeps, regions: RegionClient) => {
 
   return new Hono<EdgeEnv>().all("/:workspace/:app/:function", serve).all("/:workspace/:app/:function/*", serve);
 };
+
+/** Whether this runtime can open TCP connections to agents (Node, Bun, Deno; not Workers). */
+const hasSockets = (): boolean =>
+  (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined
+  && (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent !== "Cloudflare-Workers";
 
 /** The client's body behind the head line, pulled only as the region reads it. */
 const withHeadLine = (line: string, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> => {

@@ -34,7 +34,7 @@ export const publicSnapshot = (s: SnapshotRow) => ({
 
 const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> => (v === undefined ? [] : typeof v === "string" ? [v] : v);
 
-/** GPU types, clouds and regions a sandbox names must exist, as at deploy. */
+/** GPU types, clouds and regions a sandbox names must exist, as at deploy; it starts from one image at most. */
 const checkPlacement = (req: CreateSandboxRequest, knownRegions: ReadonlyArray<string>): Effect.Effect<CreateSandboxRequest, ValidationError> => {
   const bad = (field: string, message: string) => Effect.fail(new ValidationError({ field: `body.${field}`, message: `body.${field}: ${message}` }));
   let out = req;
@@ -48,6 +48,10 @@ const checkPlacement = (req: CreateSandboxRequest, knownRegions: ReadonlyArray<s
     if (!clouds.ok) return bad("cloud", clouds.message);
     out = { ...out, cloud: clouds.value };
   }
+  // One image: a snapshot (`image`) or a built one (`imageId`, with what describes it).
+  if (req.image !== undefined && req.imageId !== undefined) return bad("imageId", "give either image (a snapshot id) or imageId (a built image), not both");
+  const described = (["imageEnv", "imageWorkdir", "imageRoot"] as const).find((f) => req[f] !== undefined);
+  if (req.imageId === undefined && described !== undefined) return bad(described, "describes a built image: give its imageId too");
   const unknown = asList(req.region).filter((r) => !knownRegions.includes(r));
   if (unknown.length > 0) return bad("region", `no region named ${unknown.map((r) => JSON.stringify(r)).join(", ")}; regions: ${knownRegions.join(", ") || "none is up"}`);
   return Effect.succeed(out);

@@ -16,7 +16,8 @@ export interface FastChannel {
   send(type: EndpointFrameType, stream: number, data?: Uint8Array | string, head?: object): void;
 }
 
-const EMPTY = Buffer.alloc(0);
+// Not `Buffer.alloc`: core loads on Workers too, where only the fast path's callers (Node) reach Buffer.
+const EMPTY: Buffer = new Uint8Array(0) as Buffer;
 
 /**
  * Frames on a socket, queued by a `FrameWriter` (one write per turn of the event loop).

@@ -30,6 +30,14 @@ export const CreateSandboxRequest = Schema.Struct({
   environment: Schema.optional(Schema.String),
   /** Start from this filesystem snapshot (`snapshotFilesystem()` id). */
   image: Schema.optional(Schema.String),
+  /**
+   * Start from this built image (the id of its index in the region's block store, as
+   * `Sandbox.create` publishes it); with its `env`, working directory and root kind, as a function's.
+   */
+  imageId: FunctionOptions.fields.imageId,
+  imageEnv: FunctionOptions.fields.imageEnv,
+  imageWorkdir: FunctionOptions.fields.imageWorkdir,
+  imageRoot: FunctionOptions.fields.imageRoot,
   /** Mirror this function of the app: its bundle at /opt/ferry/app, its resources unless given here. */
   functionId: Schema.optional(Schema.String),
   timeout: Schema.optional(Seconds),
@@ -79,16 +87,30 @@ export const ResolvedSandboxOptions = Schema.Struct({
   network: Schema.Literals(["outbound", "none"]),
   workdir: Schema.String,
   env: Schema.Record(Schema.String, Schema.String),
+  /** The built image it starts from, mounted by the agent as a function container's (absent: the default image). */
+  image: Schema.optional(Schema.Struct({
+    id: Schema.String,
+    env: Schema.Record(Schema.String, Schema.String),
+    workdir: Schema.String,
+    root: Schema.optional(Schema.Literals(["overlay", "full"])),
+  })),
 });
 export type ResolvedSandboxOptions = typeof ResolvedSandboxOptions.Type;
 
 const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
   v === undefined ? [] : typeof v === "string" ? [v] : v;
 
+/** A built image's fields (of a request, or of the function a sandbox mirrors) as the sandbox's `image`. */
+const imageOf = (o: Pick<FunctionOptions, "imageId" | "imageEnv" | "imageWorkdir" | "imageRoot">): ResolvedSandboxOptions["image"] =>
+  o.imageId === undefined ? undefined : {
+    id: o.imageId, env: o.imageEnv ?? {}, workdir: o.imageWorkdir ?? "/", ...(o.imageRoot === "full" ? { root: "full" as const } : {}),
+  };
+
 /**
  * Fill in a sandbox's defaults. With `fn` (a function the sandbox mirrors, as `ferry shell`
- * does), its GPU, CPU, memory, regions and clouds apply unless the request names its own.
- * Unlike a function's `memory` (a placement request), a sandbox is held to its memory.
+ * does), its GPU, CPU, memory, regions, clouds and built image apply unless the request names its own.
+ * Unlike a function's `memory` (a placement request), a sandbox is held to its memory. A built
+ * image's working directory is the execs' default unless the image sets none ("/"): then /workspace.
  *
  * @example
  * ```ts
@@ -98,6 +120,8 @@ const asList = (v: string | ReadonlyArray<string> | undefined): ReadonlyArray<st
  */
 export const resolveSandboxOptions = (req: CreateSandboxRequest, fn?: FunctionOptions): ResolvedSandboxOptions => {
   const cpu = req.cpu ?? fn?.cpu;
+  const image = imageOf(req) ?? (fn ? imageOf(fn) : undefined);
+  const imageWorkdir = image && image.workdir !== "/" ? image.workdir : undefined;
   return {
     timeoutS: req.timeout ?? Limits.defaultSandboxTimeoutS,
     idleTimeoutS: req.idleTimeout ?? 0,
@@ -108,8 +132,9 @@ export const resolveSandboxOptions = (req: CreateSandboxRequest, fn?: FunctionOp
     regions: asList(req.region ?? fn?.region),
     clouds: asList(req.cloud ?? fn?.cloud),
     network: req.network ?? fn?.network ?? "outbound",
-    workdir: req.workdir ?? (fn ? FUNCTION_APP_DIR : SANDBOX_WORKDIR),
+    workdir: req.workdir ?? (fn ? FUNCTION_APP_DIR : imageWorkdir ?? SANDBOX_WORKDIR),
     env: req.env ?? {},
+    ...(image ? { image } : {}),
   };
 };
 
@@ -127,4 +152,6 @@ export const sandboxPlacementOptions = (o: ResolvedSandboxOptions): ResolvedFunc
   clouds: o.clouds,
   network: o.network,
   scaledownWindowS: o.timeoutS,
+  // Travels to the agent with the start (its options), which mounts it as for a function container.
+  ...(o.image ? { image: o.image } : {}),
 });

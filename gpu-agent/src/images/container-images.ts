@@ -107,6 +107,11 @@ export class ContainerImages {
     return (await this.cache)?.stats();
   }
 
+  /** Images mounted now: one per running container or sandbox of a built image. */
+  get mounted(): number {
+    return this.mounts.size;
+  }
+
   /** Which blocks the first container of `imageId` read (empty until it has exited). */
   recordedBlocks(imageId: string): ReadonlyArray<string> {
     return this.recorded.get(imageId) ?? [];

@@ -7,6 +7,8 @@ import type { BundleCache } from "../bundles/bundle-cache.ts";
 import { InsufficientCapacityError, type ResourceLedger } from "../inventory/gpu-allocator.ts";
 import { gpuDeviceNodes, type GpuInventory } from "../inventory/gpu-inventory.ts";
 import { DEFAULT_UNPRIVILEGED_HOST_ID, SANDBOX_NODE_DIR, startSandbox, type RootfsEntry, type Sandbox, type SandboxNetwork } from "../sandbox/index.ts";
+import type { ContainerImages } from "../images/container-images.ts";
+import { mountImageRoot, type ContainerImageSpec } from "../images/mount-image-root.ts";
 import { buildExecServer } from "./build-exec-server.ts";
 import { ExecRelay } from "./exec-relay.ts";
 import { SNAPSHOT_IN_SANDBOX } from "./exec-protocol.ts";
@@ -37,6 +39,25 @@ export const sandboxNetwork = (cmd: Pick<StartContainer, "optionsJson">): Sandbo
   }
 };
 
+/**
+ * The built image a sandbox starts from, from the placement options the region sends with it
+ * (their `image`, as a function container's); undefined for the default image.
+ *
+ * @example
+ * ```ts
+ * sandboxImage({ optionsJson: '{"image":{"id":"3f0a…","env":{},"workdir":"/"}}' })?.id; // "3f0a…"
+ * ```
+ */
+export const sandboxImage = (cmd: Pick<StartContainer, "optionsJson">): ContainerImageSpec | undefined => {
+  try {
+    const image = (JSON.parse(cmd.optionsJson) as { image?: Partial<ContainerImageSpec> } | null)?.image;
+    if (typeof image?.id !== "string") return undefined;
+    return { id: image.id, env: image.env ?? {}, workdir: image.workdir ?? "/", ...(image.root === "full" ? { root: "full" } : {}) };
+  } catch {
+    return undefined;
+  }
+};
+
 export interface SandboxHostDeps {
   readonly nc: NatsConnection;
   readonly region: string;
@@ -45,6 +66,8 @@ export interface SandboxHostDeps {
   readonly internalToken: string;
   /** The default image's entries (`defaultNodeImageBinds`). */
   readonly image: ReadonlyArray<RootfsEntry>;
+  /** The node's built images, mounted for sandboxes that start from one as for function containers. */
+  readonly images: ContainerImages;
   readonly gpus: GpuInventory;
   /** The node's resource ledger, shared with function containers. */
   readonly ledger: ResourceLedger;
@@ -172,36 +195,51 @@ export class SandboxHost {
     const snapshotDir = spec.snapshotHash ? await this.snapshots.get(spec.snapshotHash, cmd.bundleUrl) : undefined;
     const granted = cmd.gpuIndices.map((i) => this.deps.gpus.devices[i]);
     const visible = cmd.gpuIndices.join(",");
-    return startSandbox({
-      id: cmd.containerId,
-      rootfs: this.deps.image,
-      readOnlyBinds: [
-        { hostPath: dirname(execServer), sandboxPath: EXEC_SERVER_DIR_IN_SANDBOX },
-        ...(bundle ? [{ hostPath: dirname(bundle), sandboxPath: FUNCTION_APP_DIR }] : []),
-        ...(snapshotDir ? [{ hostPath: snapshotDir, sandboxPath: dirname(SNAPSHOT_IN_SANDBOX) }] : []),
-      ],
-      readWriteBinds: [{ hostPath: workspace, sandboxPath: SANDBOX_WORKDIR }],
-      env: {
-        FERRY_APP: cmd.appName,
-        FERRY_REGION: this.deps.region,
-        FERRY_CLOUD: this.deps.cloud,
-        FERRY_CONTAINER_ID: cmd.containerId,
-        FERRY_SANDBOX_ID: spec.sandboxId,
-        FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
-        ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
-        // The region's: FERRY_FUNCTION for a sandbox mirroring a function, and the user's variables.
-        ...cmd.env,
-      },
-      devices: this.deps.gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
-      cwd: "/tmp",
-      argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${EXEC_SERVER_DIR_IN_SANDBOX}/exec-server.mjs`],
-      network: sandboxNetwork(cmd),
-      limits: {
-        memoryMiB: spec.memoryLimitMib > 0 ? spec.memoryLimitMib : undefined,
-        cpu: spec.cpuLimit > 0 ? spec.cpuLimit : undefined,
-        pids: SANDBOX_PIDS_LIMIT,
-      },
+    // A built image: mounted as a function container's is, never over the paths the sandbox binds itself.
+    const image = sandboxImage(cmd);
+    const custom = image === undefined ? undefined : await mountImageRoot(this.deps.images, {
+      containerId: cmd.containerId, image, nodeBase: this.deps.image, regionUrl: cmd.bundleUrl, fallbackCwd: SANDBOX_WORKDIR,
+      reserved: [EXEC_SERVER_DIR_IN_SANDBOX, FUNCTION_APP_DIR, dirname(SNAPSHOT_IN_SANDBOX), SANDBOX_WORKDIR, SANDBOX_NODE_DIR],
     });
+    try {
+      const sandbox = startSandbox({
+        id: cmd.containerId,
+        rootfs: custom?.rootfs ?? this.deps.image,
+        readOnlyBinds: [
+          { hostPath: dirname(execServer), sandboxPath: EXEC_SERVER_DIR_IN_SANDBOX },
+          ...(bundle ? [{ hostPath: dirname(bundle), sandboxPath: FUNCTION_APP_DIR }] : []),
+          ...(snapshotDir ? [{ hostPath: snapshotDir, sandboxPath: dirname(SNAPSHOT_IN_SANDBOX) }] : []),
+        ],
+        readWriteBinds: [{ hostPath: workspace, sandboxPath: SANDBOX_WORKDIR }],
+        env: {
+          FERRY_APP: cmd.appName,
+          FERRY_REGION: this.deps.region,
+          FERRY_CLOUD: this.deps.cloud,
+          FERRY_CONTAINER_ID: cmd.containerId,
+          FERRY_SANDBOX_ID: spec.sandboxId,
+          FERRY_GPU: granted.length > 0 ? `${granted[0]?.type}:${granted.length}` : "",
+          ...(granted.length > 0 ? { CUDA_VISIBLE_DEVICES: visible, NVIDIA_VISIBLE_DEVICES: visible } : {}),
+          // A built image's: a full root's PATH, its `env` steps.
+          ...custom?.env,
+          // The region's: FERRY_FUNCTION for a sandbox mirroring a function, and the user's variables.
+          ...cmd.env,
+        },
+        devices: this.deps.gpus.simulated ? [] : gpuDeviceNodes(cmd.gpuIndices),
+        cwd: "/tmp",
+        argv: [`${SANDBOX_NODE_DIR}/node`, "--disable-warning=ExperimentalWarning", `${EXEC_SERVER_DIR_IN_SANDBOX}/exec-server.mjs`],
+        network: sandboxNetwork(cmd),
+        limits: {
+          memoryMiB: spec.memoryLimitMib > 0 ? spec.memoryLimitMib : undefined,
+          cpu: spec.cpuLimit > 0 ? spec.cpuLimit : undefined,
+          pids: SANDBOX_PIDS_LIMIT,
+        },
+      });
+      if (custom) void sandbox.exited.then(() => custom.release());
+      return sandbox;
+    } catch (e) {
+      await custom?.release();
+      throw e;
+    }
   }
 
   private exec(cmd: StartExec): void {

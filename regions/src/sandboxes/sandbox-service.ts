@@ -51,7 +51,10 @@ export interface SandboxServiceDeps {
   readonly nc: NatsConnection;
   /** The region's internal base URL (agents fetch and upload snapshots there). */
   readonly regionUrl: () => string;
-  /** The region's block store: a snapshot's files become an image there, for functions to start from. */
+  /**
+   * The region's block store: a snapshot's files become an image there, for functions to start
+   * from; a built image a sandbox starts from must be there (or, read through, in a peer region's).
+   */
   readonly blocks: () => BlockStore;
 }
 
@@ -110,9 +113,16 @@ export class SandboxService {
     return this.byContainer.get(containerId);
   }
 
-  /** Place the sandbox, record it, and resolve once it runs; fails with the reason it cannot. */
+  /**
+   * Place the sandbox, record it, and resolve once it runs; fails with the reason it cannot
+   * (`NotFoundError` for a built image this region's block store does not hold).
+   */
   async create(req: CreateSandbox): Promise<SandboxRow> {
     const { options } = req;
+    // A built image is published to this region's block store before the sandbox asks for it.
+    if (options.image && !(await this.imagePublished(options.image.id))) {
+      throw new NotFoundError({ kind: "image", id: options.image.id });
+    }
     const fn: FunctionRow = {
       id: req.sandboxId, appId: req.appId, workspaceId: req.workspaceId, name: req.functionName || "sandbox",
       options: req.functionOptions, appName: req.appName, appState: "running", bundleHash: req.bundleHash, removed: false,
@@ -218,6 +228,12 @@ export class SandboxService {
       throw new UnavailableError({ message: `snapshot of sandbox ${sandboxId} could not be made an image: ${e instanceof Error ? e.message : String(e)}` });
     });
     return runEffect(this.deps.store.createSnapshot({ workspaceId: s.workspaceId, sandboxId, hash: taken.hash, sizeBytes: taken.sizeBytes, imageId }));
+  }
+
+  /** Whether image `id`'s index is in this region's block store, or can be fetched into it from a peer's. */
+  private async imagePublished(id: string): Promise<boolean> {
+    const store = this.deps.blocks();
+    return (await store.has(id)) || store.get(id).then(() => true, () => false);
   }
 
   private addSandboxSettings(command: RegionCommand): RegionCommand {

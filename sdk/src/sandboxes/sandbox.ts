@@ -1,7 +1,8 @@
 import { App } from "../app.ts";
 import { FerryClient } from "../client/ferry-client.ts";
 import { ContainerProcess, type ExecOptions } from "./container-process.ts";
-import { Image, isImage } from "../images/image.ts";
+import { Image } from "../images/image.ts";
+import { sandboxImageFields } from "./sandbox-image.ts";
 
 /** Options of `Sandbox.create`; durations in seconds. */
 export interface SandboxCreateOptions {
@@ -9,8 +10,15 @@ export interface SandboxCreateOptions {
   readonly app: App | string;
   /** The app's environment (default "main"). */
   readonly environment?: string;
-  /** Start from a snapshot (the `Image` `sb.snapshotFilesystem()` returns), or its id. Default: the default image, "ferry/node". */
+  /**
+   * The image it starts from (default: the default image, "ferry/node"): any `Image`, built and
+   * uploaded first as `ferry deploy` does (an unchanged image is a cache hit and uploads nothing);
+   * or a snapshot (the `Image` `sb.snapshotFilesystem()` returns), or its id. Execs get the image's
+   * `env` and start in its `workdir` (default /workspace when it sets none).
+   */
   readonly image?: Image | string;
+  /** Progress of building and uploading a built `image`, one line per event (build steps, cache hits, blocks uploaded). */
+  readonly onProgress?: (line: string) => void;
   /** Seconds from creation until it is terminated (default 300, at most 86,400). */
   readonly timeout?: number;
   /** Terminate it after this many seconds with no exec running (default: never). */
@@ -84,15 +92,24 @@ export class Sandbox {
     this.client.catch(() => undefined);
   }
 
-  /** Create a sandbox; resolves once it runs (placed on an agent, its exec server up). */
+  /**
+   * Create a sandbox; resolves once it runs (placed on an agent, its exec server up). A built
+   * `image` is built and published first: a failed build step rejects with the builder's error.
+   *
+   * @example
+   * ```ts
+   * const image = Image.debianSlim().aptInstall("jq").env({ MODE: "dev" });
+   * const sb = await Sandbox.create({ app: "demo", image, onProgress: console.log });
+   * ```
+   */
   static async create(options: SandboxCreateOptions, client?: FerryClient): Promise<Sandbox> {
     const c = client ?? await FerryClient.fromEnvironment();
-    const { app, image, ...rest } = options;
-    const snapshotId = image === undefined || typeof image === "string" ? image : snapshotOf(image);
+    const { app, image, onProgress, ...rest } = options;
+    const imageFields = await sandboxImageFields(c, image, { onProgress });
     const info = await c.request<SandboxInfo>("POST", "/v1/sandboxes", {
       ...rest,
       app: app instanceof App ? app.name : app,
-      ...(snapshotId === undefined ? {} : { image: snapshotId }),
+      ...imageFields,
     });
     return new Sandbox(info.id, c);
   }
@@ -137,13 +154,3 @@ export class Sandbox {
     return Image.fromSnapshot(s.id);
   }
 }
-
-/** The snapshot id a sandbox starts from: only a snapshot as it is (sandboxes run no build steps). */
-const snapshotOf = (image: Image): string => {
-  if (!isImage(image)) throw new TypeError("Sandbox.create: image must be a snapshot from sb.snapshotFilesystem() (or its id)");
-  const spec = image.toSpec();
-  if (spec.base.kind !== "snapshot" || spec.steps.length > 0) {
-    throw new TypeError("Sandbox.create: a sandbox starts from a snapshot (sb.snapshotFilesystem(), or its id) with no steps added; built images run functions (app.function({ image }))");
-  }
-  return spec.base.id;
-};
