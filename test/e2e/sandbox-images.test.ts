@@ -86,13 +86,18 @@ describe("Sandbox.create from a built image", () => {
     await sb.terminate();
   });
 
-  it("the agent mounts the image while the sandbox runs and unmounts it when the sandbox ends", async () => {
+  it("the agent mounts the image while the sandbox runs, releases it when the sandbox ends, and the next sandbox of that image reuses the mount", async () => {
     const images = t.platform.agents[0]!.images;
-    const before = images.mounted;
+    const before = images.inUse;
     const { sb } = await sandbox({ image: srv });
-    expect(images.mounted).toBe(before + 1);
+    expect(images.inUse).toBe(before + 1);
+    const mounts = images.mounted;
     await sb.terminate();
-    await waitFor("the image to be unmounted", () => (images.mounted === before ? true : undefined));
+    await waitFor("the image to be released", () => (images.inUse === before ? true : undefined));
+    const { sb: again } = await sandbox({ image: srv });
+    expect(images.inUse).toBe(before + 1);
+    expect(images.mounted).toBe(mounts);
+    await again.terminate();
   });
 
   it("a sandbox mirroring a function (ferry shell) starts from the function's image, in its app dir", async () => {

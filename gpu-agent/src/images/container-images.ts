@@ -5,6 +5,7 @@
  * an image read are remembered, and their blocks prefetched in parallel when a later container
  * of that image starts cold.
  */
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeImageIndexBytes, fileBlocks, imageBlocks, sha256Hex, type ImageFileEntry, type ImageIndex } from "@ferry/core";
@@ -29,6 +30,24 @@ export interface ContainerImagesOptions {
   readonly onError?: (message: string) => void;
   /** `"lazy"` (the default): bytes on first read; `"eager"`: the whole image is fetched before the container starts (a baseline). */
   readonly loading?: ImageLoading;
+}
+
+/** How long an image's shared mount outlives its last container (the next cold start then skips mounting). */
+export const IMAGE_MOUNT_IDLE_MS = 10 * 60_000;
+
+/** Idle image mounts kept for the next cold start; more go at once, the oldest first. */
+export const MAX_IDLE_IMAGE_MOUNTS = 2;
+
+/** One image's lazy mount and the containers using it. */
+interface SharedMount {
+  readonly imageId: string;
+  readonly mountpoint: string;
+  readonly mount: LazyMount;
+  refs: number;
+  idleTimer?: ReturnType<typeof setTimeout>;
+  idleSince?: number;
+  /** Set when the cache under it was dropped: unmounted when its last container ends, never reused. */
+  retired: boolean;
 }
 
 /** How a container's image bytes reach the node. */
@@ -82,6 +101,9 @@ export class ContainerImages {
   /** imageId → the blocks of the files its first container read. */
   private readonly recorded = new Map<string, ReadonlyArray<string>>();
   private readonly mounts = new Set<LazyMount>();
+  /** imageId → its mount, shared by that image's containers. */
+  private readonly shared = new Map<string, Promise<SharedMount>>();
+  private users = 0;
   /** How later starts load their image (see `ContainerImagesOptions.loading`); benchmarks switch it. */
   loading: ImageLoading;
 
@@ -95,6 +117,14 @@ export class ContainerImages {
    * the recorded first-start reads too: how benchmarks make a node that never saw the image.
    */
   async dropCache(options: { readonly forgetReads?: boolean } = {}): Promise<void> {
+    // Mounts read through the old cache: idle ones go now, those in use when their last container ends.
+    const entries = await Promise.all([...this.shared.values()].map((p) => p.catch(() => undefined)));
+    this.shared.clear();
+    for (const e of entries) {
+      if (e === undefined) continue;
+      e.retired = true;
+      if (e.refs === 0) await this.unmountShared(e);
+    }
     const open = this.cache;
     this.cache = undefined;
     await open?.catch(() => undefined);
@@ -107,9 +137,14 @@ export class ContainerImages {
     return (await this.cache)?.stats();
   }
 
-  /** Images mounted now: one per running container or sandbox of a built image. */
+  /** Images mounted now: one per image in use or used within `IMAGE_MOUNT_IDLE_MS`. */
   get mounted(): number {
     return this.mounts.size;
+  }
+
+  /** Containers and sandboxes using a mounted image now. */
+  get inUse(): number {
+    return this.users;
   }
 
   /** Which blocks the first container of `imageId` read (empty until it has exited). */
@@ -153,7 +188,9 @@ export class ContainerImages {
 
   /**
    * Mount image `imageId` for container `containerId`; `reserved` are the sandbox paths the
-   * platform binds itself (never shadowed by the image).
+   * platform binds itself (never shadowed by the image). Containers of one image share one
+   * read-only lazy mount, kept `IMAGE_MOUNT_IDLE_MS` after its last container so the next cold
+   * start of that image skips mounting.
    */
   async mount(args: {
     readonly containerId: string; readonly imageId: string; readonly regionUrl: string; readonly workdir: string;
@@ -167,28 +204,69 @@ export class ContainerImages {
     // (reads of a block being prefetched join its fetch).
     if (this.loading === "eager") await cache.prefetch(imageBlocks(index).map((b) => b.digest));
     else if (recorded && recorded.length > 0) void cache.prefetch(recorded);
-    const mnt = join(this.opts.stateDir, "images", "mnt");
-    await mkdir(mnt, { recursive: true, mode: MOUNT_DIR_MODE });
-    await chmod(join(this.opts.stateDir, "images"), MOUNT_DIR_MODE);
-    await chmod(mnt, MOUNT_DIR_MODE);
-    const mountpoint = join(mnt, args.containerId);
-    await mkdir(mountpoint, { mode: MOUNT_DIR_MODE });
-    const mount = await mountLazyImage({ mountpoint, source: lazySourceOf(index, cache), onError: this.opts.onError });
-    this.mounts.add(mount);
+    const entry = await this.sharedMount(args.imageId, index, cache);
+    entry.refs++;
+    this.users++;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
     let released: Promise<void> | undefined;
     const release = async () => {
-      // The first container that read anything (one stopped before its first input says nothing).
-      const read = this.recorded.has(args.imageId) ? [] : this.blocksRead(index, mount);
+      // The reads of the image's first containers (one stopped before its first input says nothing).
+      const read = this.recorded.has(args.imageId) ? [] : this.blocksRead(index, entry.mount);
       if (read.length > 0) this.recorded.set(args.imageId, read);
-      this.mounts.delete(mount);
-      await mount.unmount();
-      await rmdir(mountpoint).catch(() => undefined);
+      entry.refs--;
+      this.users--;
+      if (entry.refs > 0) return;
+      if (entry.retired) await this.unmountShared(entry);
+      else {
+        entry.idleSince = Date.now();
+        entry.idleTimer = setTimeout(() => void this.unmountShared(entry), IMAGE_MOUNT_IDLE_MS).unref();
+        await this.trimIdleMounts();
+      }
     };
     return {
-      rootfs: imageRootEntries(index.entries, mountpoint, args.reserved),
+      rootfs: imageRootEntries(index.entries, entry.mountpoint, args.reserved),
       cwd: imageWorkdir(index.entries, args.workdir, args.fallbackCwd),
       release: () => (released ??= release()),
     };
+  }
+
+  /** The image's shared mount, mounting it on first use (concurrent first uses share one mount). */
+  private sharedMount(imageId: string, index: ImageIndex, cache: BlockCache): Promise<SharedMount> {
+    const known = this.shared.get(imageId);
+    if (known) return known;
+    const p = (async (): Promise<SharedMount> => {
+      const mnt = join(this.opts.stateDir, "images", "mnt");
+      await mkdir(mnt, { recursive: true, mode: MOUNT_DIR_MODE });
+      await chmod(join(this.opts.stateDir, "images"), MOUNT_DIR_MODE);
+      await chmod(mnt, MOUNT_DIR_MODE);
+      const mountpoint = join(mnt, `${imageId.slice(0, 16)}-${randomBytes(3).toString("hex")}`);
+      await mkdir(mountpoint, { mode: MOUNT_DIR_MODE });
+      const mount = await mountLazyImage({ mountpoint, source: lazySourceOf(index, cache), onError: this.opts.onError });
+      this.mounts.add(mount);
+      return { imageId, mountpoint, mount, refs: 0, retired: false };
+    })();
+    this.shared.set(imageId, p);
+    p.catch(() => this.shared.delete(imageId));
+    return p;
+  }
+
+  /** Keep at most `MAX_IDLE_IMAGE_MOUNTS` idle mounts (each holds a reader thread): the oldest idle go first. */
+  private async trimIdleMounts(): Promise<void> {
+    const entries = await Promise.all([...this.shared.values()].map((p) => p.catch(() => undefined)));
+    const idle = entries.filter((e): e is SharedMount => e !== undefined && e.refs === 0).sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0));
+    for (const e of idle.slice(0, Math.max(0, idle.length - MAX_IDLE_IMAGE_MOUNTS))) await this.unmountShared(e);
+  }
+
+  private async unmountShared(entry: SharedMount): Promise<void> {
+    if (entry.refs > 0) return;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+    const current = this.shared.get(entry.imageId);
+    if (current !== undefined && (await current.catch(() => undefined)) === entry) this.shared.delete(entry.imageId);
+    if (!this.mounts.delete(entry.mount)) return;
+    await entry.mount.unmount().catch(() => undefined);
+    await rmdir(entry.mountpoint).catch(() => undefined);
   }
 
   /** The blocks of every file a mount's container read, in first-read order. */
@@ -205,6 +283,8 @@ export class ContainerImages {
 
   /** Unmount every image still mounted (the agent is closing). */
   async close(): Promise<void> {
+    for (const p of this.shared.values()) void p.then((e) => e.idleTimer && clearTimeout(e.idleTimer), () => undefined);
+    this.shared.clear();
     await Promise.all([...this.mounts].map((m) => m.unmount().catch(() => undefined)));
     this.mounts.clear();
   }
