@@ -244,7 +244,9 @@ describe("the web endpoint fast path", () => {
       const { value, fast } = await counted(async () => (await fetch(`${base}/lazy/`)).text());
       return fast === 1 ? value : undefined;
     }, 30_000);
-    expect(warm).toBe(container);
+    // Served warm by a live container of the function (the autoscaler may have started a second one
+    // meanwhile, so not necessarily the first).
+    expect((await containers()).filter((c) => c.function === "lazy").map((c) => c.id)).toContain(warm);
     // Idle past its scaledownWindow (3 s), it scales to zero, fast path traffic or not.
     await waitFor("lazy to scale to zero", async () => ((await containers()).some((c) => c.function === "lazy") ? undefined : true), 60_000);
   }, 150_000);
