@@ -11,6 +11,7 @@ export * from "./domain/schedule.ts";
 export * from "./domain/class-variant.ts";
 export * from "./endpoints/endpoint-option.ts";
 export * from "./endpoints/endpoint-request.ts";
+export * from "./endpoints/body-pieces.ts";
 export * from "./endpoints/endpoint-frames.ts";
 export * from "./endpoints/endpoint-channel.ts";
 export * from "./endpoints/in-process-doors.ts";
