@@ -39,4 +39,5 @@ export * from "./images/index.ts";
 export * from "./bytes/sha256-hex.ts";
 export * from "./bytes/base64.ts";
 export * from "./bytes/concat-bytes.ts";
+export * from "./http/state-seq-header.ts";
 export * from "./storage/libsql-failover.ts";

@@ -38,16 +38,3 @@ export const routeOrder = (
   const up = live.filter((r) => (health(r.name).downUntil ?? 0) <= now).sort(byNearest);
   return up.length > 0 ? up : live.sort(byNearest);
 };
-
-/**
- * The region a call goes to: the first of `routeOrder` (without health, the first live allowed
- * region). `undefined` when none is left.
- *
- * @example
- * ```ts
- * chooseRegion([{ name: "us-east", url, updatedAt }], ["us-east"])?.name; // "us-east"
- * ```
- */
-export const chooseRegion = (
-  regions: ReadonlyArray<RegionRow>, allowed: ReadonlyArray<string>, now = Date.now(), health: (name: string) => RegionHealthView = () => ({}),
-): RegionRow | undefined => routeOrder(regions, allowed, health, now)[0];

@@ -1,5 +1,5 @@
 import { Effect } from "effect";
-import { TtlCache, UnavailableError, type RegionRow, type Storage } from "@ferry/core";
+import { STATE_SEQ_HEADER, TtlCache, UnavailableError, type RegionRow, type Storage } from "@ferry/core";
 import { routeOrder } from "./choose-region.ts";
 import { RegionHealth } from "./region-health.ts";
 
@@ -10,8 +10,6 @@ export const REGION_PROBE_INTERVAL_MS = 1_000;
 /** A probe slower than this marks the region down. */
 export const REGION_PROBE_TIMEOUT_MS = 1_000;
 const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
-/** The replicated state's sequence the edge has seen (regions answer once they applied as much). */
-export const STATE_SEQ_HEADER = "x-ferry-state-seq";
 
 /**
  * How the edge reaches regions' internal APIs: which region (nearest healthy one the function

@@ -13,9 +13,12 @@ export interface BlockRoutesDeps {
   readonly peerStore?: BlockStore;
 }
 
+/** Marks a region's request to a peer: the peer answers from its own store only (no fetch chains between regions). */
+export const PEER_FETCH_HEADER = "x-ferry-peer-fetch";
+
 /** The store a request reads: a peer region's request never reads through to other regions. */
 const storeFor = (deps: BlockRoutesDeps, c: Context): BlockStore =>
-  c.req.header("x-ferry-peer-fetch") !== undefined && deps.peerStore !== undefined ? deps.peerStore : deps.store;
+  c.req.header(PEER_FETCH_HEADER) !== undefined && deps.peerStore !== undefined ? deps.peerStore : deps.store;
 
 const fail = (c: Context, e: ApiError) => c.json(errorBody(e), statusOf(e));
 

@@ -1,10 +1,9 @@
 import { BlockNotFoundError, type BlockStore } from "@ferry/core";
+import { INTERNAL_TOKEN_HEADER } from "../http/internal-api.ts";
+import { PEER_FETCH_HEADER } from "./block-routes.ts";
 
 /** How long a peer region gets to answer for one block. */
 export const PEER_BLOCK_TIMEOUT_MS = 30_000;
-const INTERNAL_TOKEN_HEADER = "x-ferry-internal-token";
-/** Marks a region's request to a peer: the peer answers from its own store only (no fetch chains between regions). */
-export const PEER_FETCH_HEADER = "x-ferry-peer-fetch";
 
 /** Other regions' internal URLs, nearest first (refreshed by the caller). */
 export type PeerRegions = () => Promise<ReadonlyArray<{ readonly name: string; readonly url: string }>>;

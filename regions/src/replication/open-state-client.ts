@@ -88,7 +88,5 @@ export const openStateClient = async (opts: StateClientOptions): Promise<StateCl
 /** Ping interval of connections to the state cluster. */
 export const STATE_NATS_PING_MS = 1_000;
 
-/** The header an edge sends with the state sequence it has seen, so a region answers only once it has applied as much. */
-export const STATE_SEQ_HEADER = "x-ferry-state-seq";
 /** How long a region waits to catch up with a request's state sequence before answering anyway. */
 export const STATE_SEQ_WAIT_MS = 2_000;

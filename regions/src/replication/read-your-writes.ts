@@ -1,5 +1,6 @@
 import type { StateReplica } from "./state-replica.ts";
-import { STATE_SEQ_HEADER, STATE_SEQ_WAIT_MS } from "./open-state-client.ts";
+import { STATE_SEQ_HEADER } from "@ferry/core";
+import { STATE_SEQ_WAIT_MS } from "./open-state-client.ts";
 
 /** A request body at most this large is kept, so a request that missed state can be answered again. */
 export const RETRYABLE_BODY_BYTES = 1024 * 1024;
